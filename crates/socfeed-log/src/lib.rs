@@ -1,0 +1,123 @@
+//! The event log: where an event gets its per-tenant `seq` and becomes durable.
+//!
+//! [`EventLog`] is the one trait every backend implements; its doc is the contract. Backends:
+//! [`memory::MemoryLog`] (tests, ephemeral runs) and [`embedded::EmbeddedLog`] (the durable
+//! default, on redb). Seqs and epochs are minted only by [`sequencer::Sequencer`], which every
+//! backend drives from inside its append critical section.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
+
+pub mod embedded;
+pub mod memory;
+pub mod sequencer;
+
+#[cfg(test)]
+mod conformance;
+
+/// What `append` says about one draft, in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub id: String,
+    pub seq: Seq,
+    pub tenant_id: TenantId,
+    /// `true` when a publisher-supplied id was already stored for the tenant (or earlier in
+    /// the same batch): nothing new was stored and `seq` is the stored event's.
+    pub duplicate: bool,
+}
+
+/// A tenant's position in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Highest seq ever assigned to the tenant; 0 before its first event.
+    pub seq: Seq,
+    /// Random string fixed when the tenant's history was created; `None` before its first event.
+    pub epoch: Option<String>,
+    /// Seq of the oldest event still retained; `seq + 1` when nothing is retained.
+    pub first_retained: Seq,
+}
+
+/// Receives committed events, in commit order (and so in seq order per tenant). Called from
+/// inside the log's append path after the events are durable and before `append` returns;
+/// it must not block.
+pub trait CommitListener: Send + Sync + 'static {
+    fn committed(&self, events: Vec<Event>);
+}
+
+/// A listener that drops everything (a log used only for reads and appends).
+pub struct NoListener;
+
+impl CommitListener for NoListener {
+    fn committed(&self, _events: Vec<Event>) {}
+}
+
+/// Errors of the log. Anything but `Closed` is a storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("the log is closed")]
+    Closed,
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("corrupt record for tenant {tenant} seq {seq}: {message}")]
+    Corrupt { tenant: String, seq: Seq, message: String },
+}
+
+/// The event log contract.
+///
+/// * `append` is all or nothing: either every draft is durable (as far as the backend is
+///   durable) and has a seq, or none is stored. Seqs of a tenant are 1, 2, 3 … with no gap and
+///   no reuse, across restarts, even after retention removed every event.
+/// * A draft with `id_supplied` whose id is already stored for its tenant (and still retained)
+///   is not stored again; its outcome carries the stored seq and `duplicate: true`. The same
+///   holds for a repeated id within one batch.
+/// * New events are handed to the [`CommitListener`] once durable, before `append` returns,
+///   in seq order per tenant. Duplicates are not handed on.
+/// * Reads see every acknowledged event that retention has not removed.
+/// * Nothing crosses tenants: every read takes a tenant and returns only its events.
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends a batch (drafts may belong to several tenants).
+    async fn append(&self, drafts: Vec<EventDraft>) -> Result<Vec<Appended>, LogError>;
+
+    /// Events of `tenant` with `after < seq <= upto`, ascending, at most `limit` of them,
+    /// only those of `channel` when given.
+    async fn read(
+        &self,
+        tenant: &TenantId,
+        after: Seq,
+        upto: Seq,
+        channel: Option<&Channel>,
+        limit: usize,
+    ) -> Result<Vec<Event>, LogError>;
+
+    /// The tenant's head, epoch and oldest retained seq.
+    async fn head(&self, tenant: &TenantId) -> Result<Head, LogError>;
+
+    /// The highest seq of `tenant` appended before `ingest_ms` (unix ms, server clock), or the
+    /// seq just before the oldest retained event when all retained events are newer. Used to
+    /// turn "the last 5 minutes" into a seq cursor.
+    async fn seq_before(&self, tenant: &TenantId, ingest_ms: i64) -> Result<Seq, LogError>;
+
+    /// Removes events appended before `ingest_ms` (unix ms) and forgets their ids.
+    /// Returns how many were removed. Heads and epochs are kept.
+    async fn purge_before(&self, ingest_ms: i64) -> Result<u64, LogError>;
+
+    /// Whether the backend can serve requests (`/readyz`).
+    async fn ready(&self) -> bool;
+
+    /// Finishes pending appends and flushes; later appends fail with `Closed`.
+    async fn close(&self) -> Result<(), LogError>;
+}
+
+/// A shared handle to some log.
+pub type SharedLog = Arc<dyn EventLog>;
+
+/// Current unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
