@@ -61,7 +61,11 @@ pub enum LogError {
     #[error("storage: {0}")]
     Storage(String),
     #[error("corrupt record for tenant {tenant} seq {seq}: {message}")]
-    Corrupt { tenant: String, seq: Seq, message: String },
+    Corrupt {
+        tenant: String,
+        seq: Seq,
+        message: String,
+    },
 }
 
 /// The event log contract.
@@ -120,4 +124,14 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// Whether `event` belongs to `channel` for a read: every event when no channel is given or the
+/// channel is the `all` pseudo-channel, else those whose type maps to it ([`Channel::of`]).
+pub(crate) fn in_channel(event: &Event, channel: Option<&Channel>) -> bool {
+    match channel {
+        None => true,
+        Some(c) if c.is_all() => true,
+        Some(c) => Channel::of(&event.event_type).is_ok_and(|of| of == *c),
+    }
 }

@@ -22,7 +22,9 @@ pub struct Sequencer {
 impl Sequencer {
     /// A sequencer continuing from stored heads.
     pub fn from_heads(heads: impl IntoIterator<Item = (TenantId, TenantHead)>) -> Sequencer {
-        Sequencer { heads: heads.into_iter().collect() }
+        Sequencer {
+            heads: heads.into_iter().collect(),
+        }
     }
 
     /// The tenant's head, if it has ever had an event.
@@ -35,7 +37,10 @@ impl Sequencer {
         let head = self
             .heads
             .entry(tenant.clone())
-            .or_insert_with(|| TenantHead { seq: 0, epoch: new_epoch() });
+            .or_insert_with(|| TenantHead {
+                seq: 0,
+                epoch: new_epoch(),
+            });
         head.seq += 1;
         (head.seq, &head.epoch)
     }
