@@ -1,1 +1,181 @@
+//! socfeed's server as a library.
+//!
+//! ```text
+//! POST /v1/events ─ ingest ─▶ log.append (seq, durable) ─▶ hub (encode once, try_send)
+//!                                                         └▶ session queues ─▶ /ws (AiSOC)
+//! ```
+//!
+//! [`Server::bind`] opens the log and prepares the routes; [`Server::run`] serves until the
+//! shutdown future resolves, then closes sessions with 1001 and flushes the log. Tests and the
+//! `socfeed` binary both go through here.
 
+pub mod aisoc;
+pub mod auth;
+pub mod config;
+pub mod delivery;
+pub mod demo;
+pub mod http;
+pub mod hub;
+pub mod ingest;
+pub mod metrics;
+pub mod retention;
+pub mod state;
+pub mod subscriptions;
+pub mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socfeed_auth::Verifier;
+use socfeed_log::{SharedLog, embedded::EmbeddedLog, memory::MemoryLog};
+use socfeed_proto::TenantId;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::{Config, LogBackend, ServeArgs};
+
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("opening the event log in {dir}: {source}")]
+    Log {
+        dir: std::path::PathBuf,
+        source: socfeed_log::LogError,
+    },
+    #[error("loading token keys: {0}")]
+    Keys(#[from] socfeed_auth::KeyError),
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How long shutdown waits for sessions to close before flushing the log anyway.
+const SESSION_DRAIN: Duration = Duration::from_secs(5);
+
+/// A bound, ready server.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    background: TaskTracker,
+}
+
+impl Server {
+    /// Opens the log and loads keys; does not accept connections yet.
+    pub async fn bind(listener: TcpListener, config: Config) -> Result<Server, ServeError> {
+        let metrics = Arc::new(Metrics::new());
+        let hub = Hub::new(Arc::clone(&metrics));
+        let verifier = Verifier::from_settings(&config.keys)?;
+        let log: SharedLog = match config.log {
+            LogBackend::Memory => Arc::new(MemoryLog::new(hub.clone())),
+            LogBackend::Embedded => {
+                let dir = config.data_dir.clone();
+                let opened = tokio::task::spawn_blocking({
+                    let hub = hub.clone();
+                    move || EmbeddedLog::open(&dir, hub)
+                })
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+                Arc::new(opened.map_err(|source| ServeError::Log {
+                    dir: config.data_dir.clone(),
+                    source,
+                })?)
+            }
+        };
+        let state = Arc::new(AppState {
+            config,
+            log,
+            hub,
+            verifier,
+            metrics,
+            shutdown: CancellationToken::new(),
+            sessions: TaskTracker::new(),
+        });
+        let background = TaskTracker::new();
+        background.spawn(retention::run(
+            Arc::clone(&state.log),
+            state.config.retention,
+            state.shutdown.clone(),
+        ));
+        Ok(Server {
+            listener,
+            state,
+            background,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The server's event log (for in-process publishers such as the demo generator).
+    pub fn log(&self) -> SharedLog {
+        Arc::clone(&self.state.log)
+    }
+
+    /// Starts the demo generator for `tenant` at `per_second` events a second.
+    pub fn spawn_demo(&self, tenant: TenantId, per_second: f64) {
+        self.background.spawn(demo::run(
+            self.log(),
+            tenant,
+            per_second,
+            self.state.shutdown.clone(),
+        ));
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, closes sessions with 1001,
+    /// and closes (flushes) the log.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let Server {
+            listener,
+            state,
+            background,
+        } = self;
+        let token = state.shutdown.clone();
+        let app =
+            http::router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
+        let signal = {
+            let token = token.clone();
+            async move {
+                tokio::select! {
+                    () = shutdown => token.cancel(),
+                    () = token.cancelled() => {}
+                }
+            }
+        };
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await;
+        token.cancel();
+        state.sessions.close();
+        if tokio::time::timeout(SESSION_DRAIN, state.sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("sessions did not close in time; flushing the log anyway");
+        }
+        background.close();
+        background.wait().await;
+        if let Err(e) = state.log.close().await {
+            tracing::error!(error = %e, "closing the event log");
+        }
+        served.map_err(ServeError::Io)
+    }
+}
+
+/// Binds and serves in one call.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    Server::bind(listener, config).await?.run(shutdown).await
+}

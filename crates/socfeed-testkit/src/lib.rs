@@ -1,1 +1,339 @@
+//! Test helpers shared by socfeed's integration tests: a real server bound to `127.0.0.1:0`,
+//! token minting, and WebSocket / HTTP clients that speak over real TCP.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use socfeed_proto::Role;
+use socfeed_server::{Config, Server};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use tokio_tungstenite::tungstenite;
+
+/// The HS256 secret test servers use.
+pub const SECRET: &str = "socfeed-test-secret-0123456789abcdef";
+
+/// How long a test waits for something that should arrive promptly.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A socfeed server running in this process on an ephemeral port.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// A server with default settings (embedded log in a temp dir).
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// A server whose settings `tweak` may change first.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestServer::start_in(dir, tweak).await
+    }
+
+    /// A server over an existing data dir (to test restarts).
+    pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config::for_tests(dir.path(), SECRET);
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let server = Server::bind(listener, config).await.expect("server starts");
+        let addr = server.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .run(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        TestServer {
+            addr,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Shuts down gracefully and waits; returns the data dir for a restart.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.shutdown().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("server stops in time")
+                .expect("server task");
+        }
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// `POST /v1/events` with `token` and a JSON body; returns status and parsed body.
+    pub async fn publish(&self, token: &str, body: &Value) -> (u16, Value) {
+        self.publish_raw(token, "application/json", body.to_string())
+            .await
+    }
+
+    /// `POST /v1/events` with an arbitrary body and content type.
+    pub async fn publish_raw(&self, token: &str, content_type: &str, body: String) -> (u16, Value) {
+        let mut req = reqwest::Client::new()
+            .post(self.http("/v1/events"))
+            .header("content-type", content_type)
+            .body(body);
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("publish request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("publish body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Publishes one event of `event_type` for the token's tenant and returns its seq.
+    pub async fn publish_one(&self, token: &str, event_type: &str, payload: Value) -> u64 {
+        let (status, body) = self
+            .publish(
+                token,
+                &serde_json::json!({"type": event_type, "payload": payload}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body["events"][0]["seq"].as_u64().expect("seq")
+    }
+
+    /// `GET path` → status and body text.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = reqwest::get(self.http(path)).await.expect("GET");
+        (
+            resp.status().as_u16(),
+            resp.text().await.unwrap_or_default(),
+        )
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A token signed with [`SECRET`].
+pub fn token(tenant: &str, roles: &[Role]) -> String {
+    token_with(tenant, roles, None, Duration::from_secs(3600))
+}
+
+/// A token with a channel allow-list and lifetime.
+pub fn token_with(
+    tenant: &str,
+    roles: &[Role],
+    channels: Option<Vec<&str>>,
+    ttl: Duration,
+) -> String {
+    let claims = socfeed_auth::claims(
+        tenant,
+        "tester",
+        roles,
+        channels.map(|c| c.into_iter().map(String::from).collect()),
+        ttl,
+    );
+    socfeed_auth::Minter::hs256(SECRET)
+        .mint(&claims)
+        .expect("mint")
+}
+
+/// A subscriber token for `tenant`.
+pub fn sub_token(tenant: &str) -> String {
+    token(tenant, &[Role::Subscriber])
+}
+
+/// A publisher token for `tenant`.
+pub fn pub_token(tenant: &str) -> String {
+    token(tenant, &[Role::Publisher])
+}
+
+/// A WebSocket client over real TCP.
+pub struct WsClient {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    pub code: u16,
+    pub reason: String,
+}
+
+impl WsClient {
+    pub async fn connect(url: &str) -> WsClient {
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        WsClient { stream }
+    }
+
+    /// Connects with extra request headers (e.g. `Authorization`, `Sec-WebSocket-Protocol`);
+    /// returns the client and the response headers.
+    pub async fn connect_with(
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> (WsClient, tungstenite::http::HeaderMap) {
+        let mut req = url.into_client_request().expect("request");
+        for (k, v) in headers {
+            req.headers_mut().insert(
+                tungstenite::http::HeaderName::from_bytes(k.as_bytes()).expect("header name"),
+                v.parse().expect("header value"),
+            );
+        }
+        let (stream, resp) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("websocket connects");
+        (WsClient { stream }, resp.headers().clone())
+    }
+
+    pub async fn send_json(&mut self, v: &Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    pub async fn send_binary(&mut self, data: &[u8]) {
+        self.stream
+            .send(Message::binary(data.to_vec()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream.send(Message::text(text)).await.expect("send");
+    }
+
+    /// The next text message as JSON (control frames are answered by the library and skipped).
+    /// Panics when none arrives within [`WAIT`] or the connection closes.
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_json_within(WAIT).await {
+            Ok(Some(v)) => v,
+            Ok(None) => panic!("no message within {WAIT:?}"),
+            Err(c) => panic!("connection closed: {c:?}"),
+        }
+    }
+
+    /// The next text message, `Ok(None)` on timeout, `Err` when the connection closed.
+    pub async fn next_json_within(&mut self, wait: Duration) -> Result<Option<Value>, Closed> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return Ok(None),
+                Ok(m) => m,
+            };
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    return Ok(Some(serde_json::from_str(&t).expect("server sends JSON")));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(frame.map_or(
+                        Closed {
+                            code: 1005,
+                            reason: String::new(),
+                        },
+                        |f| Closed {
+                            code: f.code.into(),
+                            reason: f.reason.to_string(),
+                        },
+                    ));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => {
+                    return Err(Closed {
+                        code: 1006,
+                        reason: String::new(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The next message that is not a ping/heartbeat.
+    pub async fn next_non_ping(&mut self) -> Value {
+        loop {
+            let v = self.next_json().await;
+            let kind = v
+                .get("type")
+                .or_else(|| v.get("event"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if kind != "ping" && kind != "feed.heartbeat" {
+                return v;
+            }
+        }
+    }
+
+    /// Waits for the close frame, skipping messages; returns its code.
+    pub async fn expect_close(&mut self) -> Closed {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_json_within(left).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("no close within {WAIT:?}"),
+                Err(c) => return c,
+            }
+        }
+    }
+
+    /// Subscribes (AiSOC) and returns the `subscribed` ack.
+    pub async fn subscribe(&mut self, channel: &str, since: Option<u64>) -> Value {
+        let mut msg = serde_json::json!({"type": "subscribe", "channel": channel});
+        if let Some(s) = since {
+            msg["since"] = s.into();
+        }
+        self.send_json(&msg).await;
+        let ack = self.next_non_ping().await;
+        assert_eq!(ack["type"], "subscribed", "{ack}");
+        ack
+    }
+
+    /// Asserts that nothing but pings arrives for `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_json_within(left).await {
+                Ok(None) => return,
+                Ok(Some(v)) if v["type"] == "ping" || v["event"] == "feed.heartbeat" => continue,
+                Ok(Some(v)) => panic!("expected nothing, got {v}"),
+                Err(c) => panic!("connection closed: {c:?}"),
+            }
+        }
+    }
+}

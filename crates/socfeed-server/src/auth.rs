@@ -1,0 +1,151 @@
+//! Who is asking: the token taken from a request, verified, and checked for the needed role.
+
+use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use socfeed_auth::Verifier;
+use socfeed_proto::{Claims, CloseCode, Role, TenantId};
+
+use crate::metrics::Metrics;
+
+/// Where the token came from; the subprotocol form needs the `bearer` protocol echoed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    Header,
+    Query,
+    Subprotocol,
+}
+
+/// Finds the token: `Authorization: Bearer`, then `?token=`, then `Sec-WebSocket-Protocol: bearer, <jwt>`.
+pub fn find_token<'a>(
+    headers: &'a HeaderMap,
+    query_token: Option<&'a str>,
+) -> Option<(&'a str, TokenSource)> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Some(t) = header.and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    }) {
+        return Some((t.trim(), TokenSource::Header));
+    }
+    if let Some(t) = query_token.filter(|t| !t.is_empty()) {
+        return Some((t, TokenSource::Query));
+    }
+    let protocols = headers
+        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)?
+        .to_str()
+        .ok()?;
+    let mut parts = protocols.split(',').map(str::trim);
+    parts.find(|p| p.eq_ignore_ascii_case("bearer"))?;
+    parts
+        .next()
+        .filter(|t| !t.is_empty())
+        .map(|t| (t, TokenSource::Subprotocol))
+}
+
+/// A refused request: 4001/401 or 4003/403, with a message safe to show (never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    Unauthorized(String),
+    Forbidden(String),
+}
+
+impl Denied {
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            Denied::Unauthorized(_) => CloseCode::UNAUTHORIZED,
+            Denied::Forbidden(_) => CloseCode::FORBIDDEN,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Denied::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Denied::Forbidden(_) => StatusCode::FORBIDDEN,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Denied::Unauthorized(m) | Denied::Forbidden(m) => m,
+        }
+    }
+}
+
+/// A verified caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub claims: Claims,
+    /// The caller's tenant; `None` for a `"*"` service publisher.
+    pub tenant: Option<TenantId>,
+}
+
+/// Verifies `token` and checks `role`. Subscribers must belong to one tenant.
+pub fn authenticate(
+    verifier: &Verifier,
+    metrics: &Metrics,
+    token: Option<&str>,
+    role: Role,
+) -> Result<Principal, Denied> {
+    let result = check(verifier, token, role);
+    if let Err(Denied::Unauthorized(_)) = &result {
+        metrics.auth_failures.inc();
+    }
+    result
+}
+
+fn check(verifier: &Verifier, token: Option<&str>, role: Role) -> Result<Principal, Denied> {
+    let token = token.ok_or_else(|| Denied::Unauthorized("missing token".into()))?;
+    let claims = verifier
+        .verify(token)
+        .map_err(|e| Denied::Unauthorized(format!("invalid token: {e}")))?;
+    let tenant = if claims.is_any_tenant() {
+        None
+    } else {
+        Some(
+            TenantId::parse(&claims.tenant_id)
+                .map_err(|e| Denied::Unauthorized(format!("invalid token: {e}")))?,
+        )
+    };
+    if !claims.has_role(role) {
+        let need = match role {
+            Role::Subscriber => "subscriber",
+            Role::Publisher => "publisher",
+            Role::Admin => "admin",
+        };
+        return Err(Denied::Forbidden(format!("token lacks the {need} role")));
+    }
+    if role == Role::Subscriber && tenant.is_none() {
+        return Err(Denied::Forbidden(
+            "a \"*\" token cannot subscribe; use a tenant's token".into(),
+        ));
+    }
+    Ok(Principal { claims, tenant })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn token_sources_in_order() {
+        let mut h = HeaderMap::new();
+        assert_eq!(find_token(&h, None), None);
+        assert_eq!(find_token(&h, Some("q")), Some(("q", TokenSource::Query)));
+        h.insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("bearer, abc.def.ghi"),
+        );
+        assert_eq!(
+            find_token(&h, None),
+            Some(("abc.def.ghi", TokenSource::Subprotocol))
+        );
+        h.insert("authorization", HeaderValue::from_static("Bearer hdr"));
+        assert_eq!(
+            find_token(&h, Some("q")),
+            Some(("hdr", TokenSource::Header))
+        );
+    }
+}

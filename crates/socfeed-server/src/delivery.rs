@@ -1,0 +1,97 @@
+//! A committed event ready for fan-out: its routing facts extracted and its frames encoded once.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::ws::Utf8Bytes;
+use socfeed_proto::{Channel, Event, FilterFields, aisoc, govern};
+
+/// The wire dialects a session may speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `GET /ws`: `{"type","payload","tenant_id","ts","id","seq"}`.
+    Aisoc,
+    /// `GET /v1/soc/feed[/sse]`: `{"event","data","ts","id","seq"}`.
+    Govern,
+}
+
+/// One event as the hub hands it to sessions. Shared (`Arc`) by every session that receives it;
+/// each dialect's frame is encoded at most once, on first use.
+#[derive(Debug)]
+pub struct Delivery {
+    pub event: Event,
+    pub channel: Channel,
+    /// Payload fields GOVERN filters look at, extracted once.
+    pub fields: FilterFields,
+    aisoc: OnceLock<Utf8Bytes>,
+    govern: OnceLock<Utf8Bytes>,
+}
+
+impl Delivery {
+    /// Wraps a stored event. `None` for a record whose type has no valid channel (never written
+    /// by socfeed's own ingest, which validates types).
+    pub fn new(event: Event) -> Option<Arc<Delivery>> {
+        let channel = event.channel()?;
+        let fields = FilterFields::extract_raw(event.payload.get());
+        Some(Arc::new(Delivery {
+            event,
+            channel,
+            fields,
+            aisoc: OnceLock::new(),
+            govern: OnceLock::new(),
+        }))
+    }
+
+    /// The event's frame in `dialect`, encoded on first call and shared afterwards.
+    pub fn frame(&self, dialect: Dialect) -> &Utf8Bytes {
+        match dialect {
+            Dialect::Aisoc => self
+                .aisoc
+                .get_or_init(|| utf8(aisoc::encode_event(&self.event))),
+            Dialect::Govern => self
+                .govern
+                .get_or_init(|| utf8(govern::encode_event(&self.event))),
+        }
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.event.seq
+    }
+}
+
+/// The encoders write JSON built from `&str`s, so the bytes are UTF-8.
+fn utf8(bytes: bytes::Bytes) -> Utf8Bytes {
+    Utf8Bytes::try_from(bytes).unwrap_or_else(|e| {
+        Utf8Bytes::from(format!(
+            "{{\"type\":\"error\",\"payload\":{{\"code\":\"internal\",\"message\":\"{e}\"}}}}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socfeed_proto::TenantId;
+
+    #[test]
+    fn frames_are_encoded_once_and_shared() {
+        let e = Event {
+            id: "evt_1".into(),
+            seq: 1,
+            tenant_id: TenantId::parse("t").unwrap(),
+            event_type: "alert.new".into(),
+            payload: serde_json::value::RawValue::from_string(r#"{"severity":"high"}"#.into())
+                .unwrap(),
+            ts: 0,
+        };
+        let d = Delivery::new(e).unwrap();
+        assert_eq!(d.channel.as_str(), "alerts");
+        assert_eq!(d.fields.severity.as_deref(), Some("high"));
+        let a = d.frame(Dialect::Aisoc).as_str().as_ptr();
+        assert_eq!(a, d.frame(Dialect::Aisoc).as_str().as_ptr());
+        assert!(
+            d.frame(Dialect::Govern)
+                .as_str()
+                .starts_with("{\"event\":\"alert.new\"")
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! The HTTP surface: every route in one table, plus the small operational endpoints.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+use crate::{aisoc, ingest};
+
+/// The live feed page served at `/`.
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let body_limit = state.config.max_body_size;
+    Router::new()
+        .route("/", get(index))
+        .route("/ws", get(aisoc::handler))
+        .route(
+            "/v1/events",
+            post(ingest::handler).layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn index() -> Html<&'static str> {
+    Html(INDEX_HTML)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    if state.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    }
+    if state.log.ready().await {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "event log unavailable\n")
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

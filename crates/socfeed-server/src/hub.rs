@@ -1,0 +1,291 @@
+//! Fan-out registry: tenant → channel → sessions. Hands each committed event to the sessions that
+//! want it without ever waiting for one.
+//!
+//! The hub is the log's [`CommitListener`]: it is called once per committed batch, in seq order,
+//! and only `try_send`s into each session's bounded queue. A full queue marks that session as a
+//! slow consumer (its `overflow` token fires and the session closes with 4008); nobody else waits.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use socfeed_log::CommitListener;
+use socfeed_proto::{Channel, Event, TenantId};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::delivery::Delivery;
+use crate::metrics::Metrics;
+
+/// The receiving end of a session's queue.
+pub type Queue = mpsc::Receiver<Arc<Delivery>>;
+
+/// What a session wants delivered live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interest {
+    /// Nothing (not subscribed yet).
+    Nothing,
+    /// Every channel of the tenant.
+    All,
+    /// These channels.
+    Channels(Vec<Channel>),
+}
+
+/// The hub's side of one session.
+#[derive(Debug)]
+pub struct SessionHandle {
+    id: u64,
+    tenant: TenantId,
+    tx: mpsc::Sender<Arc<Delivery>>,
+    overflowed: AtomicBool,
+    /// Fires when the queue overflowed; the session then closes with 4008.
+    pub overflow: CancellationToken,
+}
+
+#[derive(Default)]
+struct TenantSessions {
+    all: HashMap<u64, Arc<SessionHandle>>,
+    channels: HashMap<Channel, HashMap<u64, Arc<SessionHandle>>>,
+}
+
+impl TenantSessions {
+    fn remove(&mut self, id: u64) {
+        self.all.remove(&id);
+        self.channels.retain(|_, sessions| {
+            sessions.remove(&id);
+            !sessions.is_empty()
+        });
+    }
+
+    fn is_empty(&self) -> bool {
+        self.all.is_empty() && self.channels.is_empty()
+    }
+}
+
+/// The registry.
+pub struct Hub {
+    tenants: RwLock<HashMap<TenantId, Arc<RwLock<TenantSessions>>>>,
+    next_id: AtomicU64,
+    metrics: Arc<Metrics>,
+}
+
+impl Hub {
+    pub fn new(metrics: Arc<Metrics>) -> Arc<Hub> {
+        Arc::new(Hub {
+            tenants: RwLock::default(),
+            next_id: AtomicU64::new(1),
+            metrics,
+        })
+    }
+
+    /// A new session of `tenant` with a queue of `queue_len` frames; it receives nothing until
+    /// [`Registration::set_interest`] says what it wants.
+    pub fn register(self: &Arc<Hub>, tenant: TenantId, queue_len: usize) -> (Registration, Queue) {
+        let (tx, rx) = mpsc::channel(queue_len);
+        let handle = Arc::new(SessionHandle {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            tenant,
+            tx,
+            overflowed: AtomicBool::new(false),
+            overflow: CancellationToken::new(),
+        });
+        (
+            Registration {
+                hub: Arc::clone(self),
+                handle,
+            },
+            rx,
+        )
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Arc<RwLock<TenantSessions>> {
+        if let Some(t) = read(&self.tenants).get(tenant) {
+            return Arc::clone(t);
+        }
+        Arc::clone(write(&self.tenants).entry(tenant.clone()).or_default())
+    }
+
+    fn set_interest(&self, handle: &Arc<SessionHandle>, interest: &Interest) {
+        let tenant = self.tenant(&handle.tenant);
+        let mut t = write(&tenant);
+        t.remove(handle.id);
+        match interest {
+            Interest::Nothing => {}
+            Interest::All => {
+                t.all.insert(handle.id, Arc::clone(handle));
+            }
+            Interest::Channels(list) => {
+                for c in list {
+                    t.channels
+                        .entry(c.clone())
+                        .or_default()
+                        .insert(handle.id, Arc::clone(handle));
+                }
+            }
+        }
+    }
+
+    fn unregister(&self, handle: &SessionHandle) {
+        let mut tenants = write(&self.tenants);
+        if let Some(t) = tenants.get(&handle.tenant) {
+            let empty = {
+                let mut t = write(t);
+                t.remove(handle.id);
+                t.is_empty()
+            };
+            if empty {
+                tenants.remove(&handle.tenant);
+            }
+        }
+    }
+
+    /// Hands one event to every interested session of its tenant. Never blocks on a session.
+    pub fn broadcast(&self, delivery: &Arc<Delivery>) {
+        let Some(tenant) = read(&self.tenants).get(&delivery.event.tenant_id).cloned() else {
+            return;
+        };
+        let t = read(&tenant);
+        let by_channel = t.channels.get(&delivery.channel);
+        for session in t
+            .all
+            .values()
+            .chain(by_channel.into_iter().flat_map(|m| m.values()))
+        {
+            self.offer(session, delivery);
+        }
+    }
+
+    fn offer(&self, session: &SessionHandle, delivery: &Arc<Delivery>) {
+        match session.tx.try_send(Arc::clone(delivery)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.metrics.frames_dropped.inc();
+                if !session.overflowed.swap(true, Ordering::Relaxed) {
+                    self.metrics.slow_consumer_closes.inc();
+                    session.overflow.cancel();
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Sessions currently registered for `tenant` (for tests and metrics).
+    pub fn session_count(&self, tenant: &TenantId) -> usize {
+        read(&self.tenants).get(tenant).map_or(0, |t| {
+            let t = read(t);
+            let mut ids: Vec<u64> = t.all.keys().copied().collect();
+            ids.extend(t.channels.values().flat_map(|m| m.keys().copied()));
+            ids.sort_unstable();
+            ids.dedup();
+            ids.len()
+        })
+    }
+}
+
+impl CommitListener for Hub {
+    fn committed(&self, events: Vec<Event>) {
+        for event in events {
+            if let Some(d) = Delivery::new(event) {
+                self.broadcast(&d);
+            }
+        }
+    }
+}
+
+/// A session's membership in the hub; leaving the hub is dropping this.
+pub struct Registration {
+    hub: Arc<Hub>,
+    handle: Arc<SessionHandle>,
+}
+
+impl Registration {
+    pub fn set_interest(&self, interest: &Interest) {
+        self.hub.set_interest(&self.handle, interest);
+    }
+
+    /// Fires when this session's queue overflowed.
+    pub fn overflow(&self) -> &CancellationToken {
+        &self.handle.overflow
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.unregister(&self.handle);
+    }
+}
+
+/// Lock helpers: a poisoned lock means a panic elsewhere already; keep serving with the data.
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    fn event(tenant: &str, seq: u64, ty: &str) -> Event {
+        Event {
+            id: format!("evt_{seq}"),
+            seq,
+            tenant_id: TenantId::parse(tenant).unwrap(),
+            event_type: ty.into(),
+            payload: RawValue::from_string("{}".into()).unwrap(),
+            ts: 0,
+        }
+    }
+
+    fn ch(s: &str) -> Channel {
+        Channel::parse(s).unwrap()
+    }
+
+    #[test]
+    fn routes_by_tenant_and_channel() {
+        let hub = Hub::new(Arc::new(Metrics::new()));
+        let t1 = TenantId::parse("t1").unwrap();
+        let (alerts, mut q_alerts) = hub.register(t1.clone(), 8);
+        alerts.set_interest(&Interest::Channels(vec![ch("alerts")]));
+        let (all, mut q_all) = hub.register(t1.clone(), 8);
+        all.set_interest(&Interest::All);
+        let (other, mut q_other) = hub.register(TenantId::parse("t2").unwrap(), 8);
+        other.set_interest(&Interest::All);
+
+        hub.committed(vec![
+            event("t1", 1, "alert.created"),
+            event("t1", 2, "case.closed"),
+        ]);
+        assert_eq!(q_alerts.try_recv().unwrap().seq(), 1);
+        assert!(q_alerts.try_recv().is_err());
+        assert_eq!(q_all.try_recv().unwrap().seq(), 1);
+        assert_eq!(q_all.try_recv().unwrap().seq(), 2);
+        assert!(q_other.try_recv().is_err());
+        assert_eq!(hub.session_count(&t1), 2);
+        drop(alerts);
+        drop(all);
+        assert_eq!(hub.session_count(&t1), 0);
+    }
+
+    #[test]
+    fn overflow_marks_only_the_slow_session() {
+        let metrics = Arc::new(Metrics::new());
+        let hub = Hub::new(Arc::clone(&metrics));
+        let t = TenantId::parse("t").unwrap();
+        let (slow, _q_slow) = hub.register(t.clone(), 2);
+        slow.set_interest(&Interest::All);
+        let (fast, mut q_fast) = hub.register(t, 16);
+        fast.set_interest(&Interest::All);
+        for seq in 1..=5 {
+            hub.committed(vec![event("t", seq, "alert.x")]);
+            assert_eq!(q_fast.try_recv().unwrap().seq(), seq);
+        }
+        assert!(slow.overflow().is_cancelled());
+        assert!(!fast.overflow().is_cancelled());
+        assert_eq!(metrics.slow_consumer_closes.get(), 1);
+        assert_eq!(metrics.frames_dropped.get(), 3);
+    }
+}

@@ -1,0 +1,190 @@
+//! `POST /v1/events`: authenticate, decode and validate the whole batch, append it to the log
+//! (durable before the reply), reply 202 with each event's id and seq.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use socfeed_proto::publish::{
+    Acked, BodyError, BodyFormat, ErrorReply, InputEvent, PublishReply, parse_body,
+};
+use socfeed_proto::{EventDraft, Role};
+
+use crate::auth::{self, Principal};
+use crate::state::AppState;
+
+/// A refused publish.
+#[derive(Debug)]
+pub struct PublishError {
+    status: StatusCode,
+    reply: ErrorReply,
+}
+
+impl PublishError {
+    fn new(
+        status: StatusCode,
+        error: &str,
+        message: impl Into<String>,
+        index: Option<usize>,
+    ) -> PublishError {
+        PublishError {
+            status,
+            reply: ErrorReply {
+                error: error.into(),
+                message: message.into(),
+                index,
+            },
+        }
+    }
+}
+
+impl IntoResponse for PublishError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.reply)).into_response()
+    }
+}
+
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<PublishReply>), PublishError> {
+    let token = auth::find_token(&headers, None).map(|(t, _)| t);
+    let principal = auth::authenticate(&state.verifier, &state.metrics, token, Role::Publisher)
+        .map_err(|d| {
+            let code = if d.status() == StatusCode::FORBIDDEN {
+                "forbidden"
+            } else {
+                "unauthorized"
+            };
+            PublishError::new(d.status(), code, d.message(), None)
+        })?;
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            PublishError::new(
+                status,
+                "body_too_large",
+                format!(
+                    "body exceeds the limit of {} bytes",
+                    state.config.max_body_size
+                ),
+                None,
+            )
+        } else {
+            PublishError::new(status, "invalid_body", rejection.body_text(), None)
+        }
+    })?;
+    let format = match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(ct)
+            if ct.starts_with("application/x-ndjson") || ct.starts_with("application/ndjson") =>
+        {
+            BodyFormat::Ndjson
+        }
+        _ => BodyFormat::Json,
+    };
+    let inputs = parse_body(&body, format).map_err(|e| match e {
+        BodyError::Body(message) => {
+            PublishError::new(StatusCode::BAD_REQUEST, "invalid_body", message, None)
+        }
+        BodyError::Event { index, message } => PublishError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            message,
+            Some(index),
+        ),
+    })?;
+    let drafts = drafts(&principal, inputs, socfeed_log::now_ms())?;
+    let started = Instant::now();
+    let appended = state.log.append(drafts).await.map_err(|e| {
+        tracing::error!(error = %e, "append failed");
+        PublishError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the event log is unavailable",
+            None,
+        )
+    })?;
+    state
+        .metrics
+        .log_append_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let duplicates = appended.iter().filter(|a| a.duplicate).count() as u64;
+    state.metrics.publish_duplicates.inc_by(duplicates);
+    state
+        .metrics
+        .events_published
+        .inc_by(appended.len() as u64 - duplicates);
+    let events: Vec<Acked> = appended
+        .into_iter()
+        .map(|a| Acked {
+            id: a.id,
+            seq: a.seq,
+            tenant_id: a.tenant_id,
+            duplicate: a.duplicate,
+        })
+        .collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PublishReply {
+            accepted: events.len(),
+            events,
+        }),
+    ))
+}
+
+/// Resolves tenant, id and time of every input; all or nothing.
+pub fn drafts(
+    principal: &Principal,
+    inputs: Vec<InputEvent>,
+    now_ms: i64,
+) -> Result<Vec<EventDraft>, PublishError> {
+    inputs
+        .into_iter()
+        .enumerate()
+        .map(|(index, input)| {
+            let tenant_id = match (&principal.tenant, input.tenant_id) {
+                (None, Some(t)) => t,
+                (None, None) => {
+                    return Err(PublishError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_event",
+                        "`tenant_id` is required when publishing with a \"*\" token",
+                        Some(index),
+                    ));
+                }
+                (Some(own), Some(t)) if *own != t => {
+                    return Err(PublishError::new(
+                        StatusCode::FORBIDDEN,
+                        "forbidden",
+                        format!("the token may not publish to tenant {t}"),
+                        Some(index),
+                    ));
+                }
+                (Some(own), _) => own.clone(),
+            };
+            let id_supplied = input.id.is_some();
+            Ok(EventDraft {
+                tenant_id,
+                id: input.id.unwrap_or_else(new_event_id),
+                id_supplied,
+                event_type: input.event_type,
+                payload: input.payload,
+                ts: input.ts.unwrap_or(now_ms),
+            })
+        })
+        .collect()
+}
+
+/// `evt_` + a ULID.
+pub fn new_event_id() -> String {
+    format!("evt_{}", ulid::Ulid::new())
+}

@@ -1,0 +1,40 @@
+//! What every request handler and session shares.
+
+use std::sync::Arc;
+
+use socfeed_auth::Verifier;
+use socfeed_log::SharedLog;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+
+pub struct AppState {
+    pub config: Config,
+    pub log: SharedLog,
+    pub hub: Arc<Hub>,
+    pub verifier: Verifier,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when the server starts shutting down; sessions then close with 1001.
+    pub shutdown: CancellationToken,
+    /// Every session holds a token of this tracker; shutdown waits for all of them.
+    pub sessions: TaskTracker,
+}
+
+/// Counts an open connection in the `connections` gauge for as long as it lives.
+pub struct ConnectionGuard(Arc<Metrics>);
+
+impl ConnectionGuard {
+    pub fn new(metrics: &Arc<Metrics>) -> ConnectionGuard {
+        metrics.connections.inc();
+        ConnectionGuard(Arc::clone(metrics))
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.connections.dec();
+    }
+}

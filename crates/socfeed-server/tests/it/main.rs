@@ -1,0 +1,7 @@
+//! Protocol tests over real TCP against a server on 127.0.0.1:0.
+
+mod aisoc;
+mod auth;
+mod fanout;
+mod ops;
+mod publish;

@@ -1,0 +1,61 @@
+//! Health, readiness, metrics, the page, and graceful shutdown.
+
+use serde_json::json;
+use socfeed_testkit::{TestServer, WsClient, pub_token, sub_token};
+
+#[tokio::test]
+async fn health_ready_metrics_and_page() {
+    let s = TestServer::start().await;
+    assert_eq!(s.get("/healthz").await.0, 200);
+    assert_eq!(s.get("/readyz").await.0, 200);
+    s.publish_one(&pub_token("acme"), "alert.created", json!({}))
+        .await;
+    let (status, text) = s.get("/metrics").await;
+    assert_eq!(status, 200);
+    for name in [
+        "socfeed_connections",
+        "socfeed_subscriptions",
+        "socfeed_events_published_total 1",
+        "socfeed_frames_sent_total",
+        "socfeed_events_replayed_total",
+        "socfeed_slow_consumer_closes_total",
+        "socfeed_auth_failures_total",
+        "socfeed_log_append_seconds_bucket",
+    ] {
+        assert!(text.contains(name), "missing {name} in\n{text}");
+    }
+    let (status, page) = s.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("socfeed"));
+}
+
+#[tokio::test]
+async fn shutdown_closes_sessions_with_1001_and_keeps_events_across_restart() {
+    let s = TestServer::start().await;
+    let p = pub_token("acme");
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (_, body) = s
+            .publish(&p, &json!({"type":"alert.created","payload":{"i": i}}))
+            .await;
+        ids.push(body["events"][0]["id"].as_str().unwrap().to_owned());
+    }
+    let mut c = WsClient::connect(&format!("{}?token={}", s.ws("/ws"), sub_token("acme"))).await;
+    let ack = c.subscribe("all", None).await;
+    let epoch = ack["payload"]["epoch"].clone();
+    let closing = tokio::spawn(async move { c.expect_close().await.code });
+    let dir = s.stop().await;
+    assert_eq!(closing.await.unwrap(), 1001);
+
+    let s = TestServer::start_in(dir, |_| {}).await;
+    let mut c = WsClient::connect(&format!("{}?token={}", s.ws("/ws"), sub_token("acme"))).await;
+    let ack = c.subscribe("all", Some(0)).await;
+    assert_eq!(ack["payload"]["seq"], 5);
+    assert_eq!(ack["payload"]["epoch"], epoch);
+    for (i, id) in ids.iter().enumerate() {
+        let e = c.next_non_ping().await;
+        assert_eq!(e["seq"], i as u64 + 1);
+        assert_eq!(e["id"], id.as_str());
+    }
+    assert_eq!(s.publish_one(&p, "alert.created", json!({})).await, 6);
+}
