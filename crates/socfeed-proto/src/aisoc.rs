@@ -196,9 +196,14 @@ pub fn unsubscribed(channel: &Channel) -> String {
 
 /// `{"type":"error","payload":{"code","message"}}`
 pub fn error(err: &ClientError) -> String {
+    error_message(err.code.as_str(), &err.message)
+}
+
+/// `{"type":"error","payload":{"code","message"}}` from its parts.
+pub fn error_message(code: &str, message: &str) -> String {
     control(
         "error",
-        serde_json::json!({"code": err.code.as_str(), "message": err.message}),
+        serde_json::json!({"code": code, "message": message}),
     )
 }
 

@@ -83,6 +83,77 @@ pub fn error(code: &str, message: &str, now_ms: i64) -> String {
     )
 }
 
+/// Builds `feed.replay` messages of at most `max` bytes each, in order:
+/// `{"event":"feed.replay","data":{"from","to","events":[...],"truncated","epoch","more"},"ts"}`.
+/// `more: true` says another `feed.replay` part follows; the last part has `more: false`.
+/// An event larger than `max` on its own still gets a part of its own.
+pub struct ReplayBuilder {
+    head: String,
+    events: Vec<u8>,
+    count: usize,
+    max: usize,
+}
+
+impl ReplayBuilder {
+    pub fn new(
+        from_ms: i64,
+        to_ms: i64,
+        truncated: bool,
+        epoch: Option<&str>,
+        max: usize,
+    ) -> ReplayBuilder {
+        let head = format!(
+            "\"from\":\"{}\",\"to\":\"{}\",\"truncated\":{},\"epoch\":{}",
+            crate::timefmt::rfc3339_millis(from_ms),
+            crate::timefmt::rfc3339_millis(to_ms),
+            truncated,
+            serde_json::to_string(&epoch).unwrap_or_else(|_| "null".into()),
+        );
+        ReplayBuilder {
+            head,
+            events: Vec::new(),
+            count: 0,
+            max,
+        }
+    }
+
+    /// Bytes of a message holding the current events, without the `ts` digits' variation.
+    fn size_with(&self, extra: usize) -> usize {
+        64 + self.head.len() + self.events.len() + 1 + extra
+    }
+
+    /// Adds one GOVERN envelope; returns a finished part when it did not fit in the current one.
+    pub fn push(&mut self, frame: &str, now_ms: i64) -> Option<String> {
+        let full = self.count > 0 && self.size_with(frame.len()) > self.max;
+        let part = full.then(|| self.take(true, now_ms));
+        if self.count > 0 {
+            self.events.push(b',');
+        }
+        self.events.extend_from_slice(frame.as_bytes());
+        self.count += 1;
+        part
+    }
+
+    /// The last part.
+    pub fn finish(mut self, now_ms: i64) -> String {
+        self.take(false, now_ms)
+    }
+
+    fn take(&mut self, more: bool, now_ms: i64) -> String {
+        let events = String::from_utf8(std::mem::take(&mut self.events)).unwrap_or_default();
+        self.count = 0;
+        format!(
+            "{{\"event\":\"feed.replay\",\"data\":{{{},\"more\":{more},\"events\":[{events}]}},\"ts\":{now_ms}}}",
+            self.head
+        )
+    }
+}
+
+/// The SSE lines before an event's `data:` payload: `id: <seq>\nevent: <type>\ndata: `.
+pub fn sse_head(seq: u64, event_type: &str) -> String {
+    format!("id: {seq}\nevent: {event_type}\ndata: ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +169,44 @@ mod tests {
         assert_eq!(filters.severities, ["critical", "high"]);
         assert!(parse_client(r#"{"action":"dance"}"#).is_err());
         assert!(parse_client(r#"{"action":"subscribe","filters":{"severity":["x"]}}"#).is_err());
+    }
+
+    #[test]
+    fn replays_split_by_size_and_keep_order() {
+        let frames: Vec<String> = (1..=10)
+            .map(|i| {
+                format!(
+                    "{{\"event\":\"a.b\",\"seq\":{i},\"pad\":\"{}\"}}",
+                    "x".repeat(100)
+                )
+            })
+            .collect();
+        let mut b = ReplayBuilder::new(0, 1000, false, Some("ep"), 600);
+        let mut parts: Vec<String> = frames.iter().filter_map(|f| b.push(f, 5)).collect();
+        parts.push(b.finish(5));
+        assert!(parts.len() > 2);
+        let mut seqs = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            assert!(p.len() <= 600, "part {i} is {} bytes", p.len());
+            let v: Value = serde_json::from_str(p).unwrap();
+            assert_eq!(v["event"], "feed.replay");
+            assert_eq!(v["data"]["more"], i + 1 < parts.len());
+            assert_eq!(v["data"]["from"], "1970-01-01T00:00:00.000Z");
+            assert_eq!(v["data"]["epoch"], "ep");
+            seqs.extend(
+                v["data"]["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["seq"].as_u64().unwrap()),
+            );
+        }
+        assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+        let empty: Value =
+            serde_json::from_str(&ReplayBuilder::new(0, 0, true, None, 600).finish(1)).unwrap();
+        assert_eq!(empty["data"]["events"], json!([]));
+        assert_eq!(empty["data"]["truncated"], true);
+        assert!(empty["data"]["epoch"].is_null());
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub fn parse_event(raw: &str) -> Result<InputEvent, String> {
     let channel =
         Channel::of(&event_type).map_err(|e| format!("`type` names an invalid channel: {e}"))?;
     let payload = match w.payload {
-        Some(p) if p.get().trim_start().starts_with('{') => p.to_owned(),
+        Some(p) if p.get().trim_start().starts_with('{') => single_line(p),
         Some(_) => return Err("`payload` must be a JSON object".into()),
         None => return Err("missing field `payload`".into()),
     };
@@ -145,6 +145,17 @@ pub fn parse_event(raw: &str) -> Result<InputEvent, String> {
         id,
         ts,
     })
+}
+
+/// The payload with line breaks between tokens turned into spaces (JSON strings cannot hold raw
+/// line breaks, so only insignificant whitespace changes): every frame then fits on one SSE
+/// `data:` line. Any other byte is kept as published.
+fn single_line(p: &RawValue) -> Box<RawValue> {
+    let text = p.get();
+    if !text.contains(['\n', '\r']) {
+        return p.to_owned();
+    }
+    RawValue::from_string(text.replace(['\n', '\r'], " ")).unwrap_or_else(|_| p.to_owned())
 }
 
 /// An event type: dot-separated segments of `a-z 0-9 _ -`, 1–128 characters in all.
@@ -215,6 +226,12 @@ mod tests {
             parse_body(nd.as_bytes(), BodyFormat::Ndjson).unwrap().len(),
             2
         );
+    }
+
+    #[test]
+    fn line_breaks_in_payloads_become_spaces() {
+        let e = one("{\"type\":\"a.b\",\"payload\":{\n  \"x\": \"a\\nb\"\r\n}}").unwrap();
+        assert_eq!(e[0].payload.get(), "{   \"x\": \"a\\nb\"  }");
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct ServeArgs {
     /// Largest client message; larger ones close the connection with 1009 [default: 64KiB].
     #[arg(long, env = "SOCFEED_MAX_MESSAGE_SIZE", value_name = "BYTES", value_parser = parse_size)]
     pub max_message_size: Option<usize>,
+    /// Largest message the server sends; bigger GOVERN replays are split into parts [default: 1MiB].
+    #[arg(long, env = "SOCFEED_MAX_FRAME_SIZE", value_name = "BYTES", value_parser = parse_size)]
+    pub max_frame_size: Option<usize>,
     /// Largest publish body; larger ones get 413 [default: 1MiB].
     #[arg(long, env = "SOCFEED_MAX_BODY_SIZE", value_name = "BYTES", value_parser = parse_size)]
     pub max_body_size: Option<usize>,
@@ -105,6 +108,8 @@ pub struct FileConfig {
     #[serde(default, deserialize_with = "de_size")]
     pub max_message_size: Option<usize>,
     #[serde(default, deserialize_with = "de_size")]
+    pub max_frame_size: Option<usize>,
+    #[serde(default, deserialize_with = "de_size")]
     pub max_body_size: Option<usize>,
 }
 
@@ -120,6 +125,7 @@ pub struct Config {
     pub replay_window: Duration,
     pub queue_len: usize,
     pub max_message_size: usize,
+    pub max_frame_size: usize,
     pub max_body_size: usize,
 }
 
@@ -219,6 +225,10 @@ impl Config {
                 .max_message_size
                 .or(file.max_message_size)
                 .unwrap_or(64 * 1024),
+            max_frame_size: args
+                .max_frame_size
+                .or(file.max_frame_size)
+                .unwrap_or(1024 * 1024),
             max_body_size: args
                 .max_body_size
                 .or(file.max_body_size)
@@ -229,9 +239,13 @@ impl Config {
                 "heartbeat-interval must be positive".into(),
             ));
         }
-        if c.queue_len == 0 || c.max_message_size == 0 || c.max_body_size == 0 {
+        if c.queue_len == 0
+            || c.max_message_size == 0
+            || c.max_body_size == 0
+            || c.max_frame_size < 1024
+        {
             return Err(ConfigError::Invalid(
-                "queue-len and size limits must be positive".into(),
+                "queue-len and size limits must be positive (max-frame-size at least 1KiB)".into(),
             ));
         }
         Ok(c)

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 
 use crate::state::AppState;
-use crate::{aisoc, ingest};
+use crate::{aisoc, govern, ingest, sse};
 
 /// The live feed page served at `/`.
 const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -20,6 +20,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/ws", get(aisoc::handler))
+        .route("/v1/soc/feed", get(govern::handler))
+        .route("/v1/soc/feed/sse", get(sse::handler))
         .route(
             "/v1/events",
             post(ingest::handler).layer(DefaultBodyLimit::max(body_limit)),

@@ -32,18 +32,29 @@ impl Ended {
     }
 }
 
-/// How long a close frame may wait to be written before the connection is dropped.
-pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
 /// A socket whose writes give way to the server's shutdown and the session's overflow, so a
 /// client that stopped reading never pins its task.
 pub struct WsConn {
     pub socket: WebSocket,
     pub shutdown: CancellationToken,
     pub overflow: CancellationToken,
+    /// How long a close frame may wait to be written before the connection is dropped: the
+    /// heartbeat interval, at least 5 s.
+    pub close_grace: Duration,
 }
 
 impl WsConn {
+    /// A connection that gives way to the server's shutdown (its overflow token is set once the
+    /// session is registered in the hub).
+    pub fn new(socket: WebSocket, state: &crate::state::AppState) -> WsConn {
+        WsConn {
+            socket,
+            shutdown: state.shutdown.clone(),
+            overflow: CancellationToken::new(),
+            close_grace: state.config.heartbeat_interval.max(Duration::from_secs(5)),
+        }
+    }
+
     async fn guard<F: Future<Output = Result<(), axum::Error>>>(
         shutdown: &CancellationToken,
         overflow: &CancellationToken,
@@ -95,7 +106,7 @@ impl WsConn {
     ///
     /// A slow consumer's socket is usually full: the close frame goes out behind the frames
     /// already buffered, once the client reads them, or the connection is dropped after
-    /// [`CLOSE_GRACE`].
+    /// `close_grace`.
     pub async fn close(mut self, code: CloseCode, reason: &str) {
         let reason = if reason.is_empty() {
             code.reason()
@@ -106,9 +117,12 @@ impl WsConn {
             code: code.0,
             reason: truncate(reason, 120).into(),
         };
-        if tokio::time::timeout(CLOSE_GRACE, self.socket.send(Message::Close(Some(frame))))
-            .await
-            .is_err()
+        if tokio::time::timeout(
+            self.close_grace,
+            self.socket.send(Message::Close(Some(frame))),
+        )
+        .await
+        .is_err()
         {
             return;
         }

@@ -337,3 +337,68 @@ impl WsClient {
         }
     }
 }
+
+/// A Server-Sent Events client over real TCP (reqwest + eventsource-stream).
+pub struct SseClient {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    events: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<eventsource_stream::Event, String>> + Send>,
+    >,
+}
+
+impl SseClient {
+    /// `GET url` with extra headers; the stream is read only when the status is 200.
+    pub async fn connect(url: &str, headers: &[(&str, &str)]) -> SseClient {
+        use eventsource_stream::Eventsource;
+        let mut req = reqwest::Client::new()
+            .get(url)
+            .header("accept", "text/event-stream");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("SSE request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let events = resp
+            .bytes_stream()
+            .eventsource()
+            .map(|r| r.map_err(|e| e.to_string()));
+        SseClient {
+            status,
+            headers,
+            events: Box::pin(events),
+        }
+    }
+
+    /// The next SSE event (heartbeats included); `None` when the stream ended. Panics after [`WAIT`].
+    pub async fn next_any(&mut self) -> Option<eventsource_stream::Event> {
+        match tokio::time::timeout(WAIT, self.events.next()).await {
+            Err(_) => panic!("no SSE event within {WAIT:?}"),
+            Ok(None) | Ok(Some(Err(_))) => None,
+            Ok(Some(Ok(e))) => Some(e),
+        }
+    }
+
+    /// The next event that is not a heartbeat; panics if the stream ends.
+    pub async fn next_event(&mut self) -> eventsource_stream::Event {
+        loop {
+            let e = self.next_any().await.expect("SSE stream ended");
+            if e.event != "feed.heartbeat" {
+                return e;
+            }
+        }
+    }
+
+    /// Asserts that no non-heartbeat event arrives for `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(e))) if e.event == "feed.heartbeat" => continue,
+                Ok(other) => panic!("expected nothing, got {other:?}"),
+            }
+        }
+    }
+}

@@ -3,5 +3,7 @@
 mod aisoc;
 mod auth;
 mod fanout;
+mod govern;
 mod ops;
 mod publish;
+mod sse;

@@ -1,0 +1,170 @@
+//! The GOVERN feed on `GET /v1/soc/feed` (WebSocket): every channel by default, narrowed by
+//! filters; a `feed.replay` first when the client resumes; `feed.heartbeat` pings.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::{Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use socfeed_proto::govern::{self, ClientMsg};
+use socfeed_proto::{Channel, CloseCode, Filters, Role, TenantId};
+
+use crate::auth::{self, Denied, Principal};
+use crate::delivery::{Delivery, Dialect};
+use crate::feed::{self, FeedRequest};
+use crate::session::{self, Fault, Protocol};
+use crate::state::{AppState, ConnectionGuard};
+use crate::subscriptions::Subscriptions;
+use crate::ws::WsConn;
+
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let found = auth::find_token(&headers, query.get("token").map(String::as_str));
+    let principal = auth::authenticate(
+        &state.verifier,
+        &state.metrics,
+        found.map(|f| f.0),
+        Role::Subscriber,
+    );
+    let ws = crate::aisoc::configure(ws, &state, found.map(|f| f.1));
+    let request = FeedRequest::parse(&query, &headers, state.config.replay_window);
+    ws.on_upgrade(move |socket| run(socket, state, principal, request))
+}
+
+async fn run(
+    socket: WebSocket,
+    state: Arc<AppState>,
+    principal: Result<Principal, Denied>,
+    request: FeedRequest,
+) {
+    let _task = state.sessions.token();
+    let _conn = ConnectionGuard::new(&state.metrics);
+    let mut conn = WsConn::new(socket, &state);
+    let (claims, tenant) = match principal {
+        Ok(Principal {
+            claims,
+            tenant: Some(tenant),
+        }) => (claims, tenant),
+        Ok(_) => return conn.close(CloseCode::FORBIDDEN, "").await,
+        Err(denied) => return conn.close(denied.close_code(), denied.message()).await,
+    };
+    let (registration, queue) = state.hub.register(tenant.clone(), state.config.queue_len);
+    conn.overflow = registration.overflow().clone();
+    let mut session = Session {
+        tenant,
+        filters: request.filters.clone().unwrap_or_default(),
+        subs: Subscriptions::new(&claims),
+    };
+    let all = Channel::parse(socfeed_proto::channel::ALL)
+        .unwrap_or_else(|_| unreachable!("`all` is a valid name"));
+    registration.set_interest(&session.subs.interest_with(Some(&all)));
+    state.metrics.subscriptions.inc();
+    let (code, reason) = match start(&state, &mut conn, &mut session, &all, &request).await {
+        Ok(()) => session::drive(&mut session, &mut conn, queue, &state, claims.exp).await,
+        Err(Fault::Ended(e)) => (e.close_code(), ""),
+        Err(_) => (Some(CloseCode(1011)), "event log unavailable"),
+    };
+    state.metrics.subscriptions.dec();
+    drop(registration);
+    if let Some(code) = code {
+        conn.close(code, reason).await;
+    }
+}
+
+/// Reports request errors, sends the replay when the client resumes, and sets the seam floor.
+async fn start(
+    state: &AppState,
+    conn: &mut WsConn,
+    session: &mut Session,
+    all: &Channel,
+    request: &FeedRequest,
+) -> Result<(), Fault> {
+    let now = socfeed_log::now_ms();
+    for err in &request.errors {
+        conn.send_text(govern::error("bad_request", err, now))
+            .await?;
+    }
+    let head = state
+        .log
+        .head(&session.tenant)
+        .await
+        .map_err(|_| Fault::Log)?;
+    if let Some(cursor) = &request.cursor {
+        let mut replay = feed::Replay::start(state, &session.tenant, &head, cursor)
+            .await
+            .map_err(|_| Fault::Log)?;
+        let mut builder = govern::ReplayBuilder::new(
+            replay.from_ms,
+            now,
+            replay.plan.truncated,
+            head.epoch.as_deref(),
+            state.config.max_frame_size,
+        );
+        let mut sent = 0u64;
+        while let Some(page) = replay.next_page().await.map_err(|_| Fault::Log)? {
+            for d in page
+                .iter()
+                .filter(|d| session.subs.allowed(&d.channel) && session.matches(d))
+            {
+                sent += 1;
+                if let Some(part) =
+                    builder.push(d.frame(Dialect::Govern).as_str(), socfeed_log::now_ms())
+                {
+                    conn.send_text(part).await?;
+                }
+            }
+        }
+        conn.send_text(builder.finish(socfeed_log::now_ms()))
+            .await?;
+        state.metrics.events_replayed.inc_by(sent);
+    }
+    session
+        .subs
+        .subscribe(all, head.seq, request.cursor.is_some());
+    Ok(())
+}
+
+struct Session {
+    tenant: TenantId,
+    filters: Filters,
+    subs: Subscriptions,
+}
+
+impl Session {
+    fn matches(&self, d: &Delivery) -> bool {
+        self.filters.matches(&d.event.event_type, &d.fields)
+    }
+}
+
+impl Protocol for Session {
+    fn heartbeat(&self, now_ms: i64) -> String {
+        govern::heartbeat(now_ms)
+    }
+
+    fn error(&self, code: &str, message: &str) -> String {
+        govern::error(code, message, socfeed_log::now_ms())
+    }
+
+    async fn on_text(&mut self, conn: &mut WsConn, text: &str) -> Result<(), Fault> {
+        match govern::parse_client(text).map_err(|m| Fault::client("bad_request", m))? {
+            ClientMsg::Pong => Ok(()),
+            ClientMsg::Subscribe { filters } => {
+                self.filters = filters;
+                Ok(conn
+                    .send_text(govern::subscribed(&self.filters, socfeed_log::now_ms()))
+                    .await?)
+            }
+        }
+    }
+
+    fn frame(&self, d: &Delivery) -> Option<Utf8Bytes> {
+        (self.subs.wants(&d.channel, d.seq()) && self.matches(d))
+            .then(|| d.frame(Dialect::Govern).clone())
+    }
+}

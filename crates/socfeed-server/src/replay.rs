@@ -1,0 +1,196 @@
+//! Resume: turning a client's cursor (`since` + `epoch`, `Last-Event-ID`, `replay=5m`) into a seq
+//! range, and reading that range from the log page by page.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socfeed_log::{Head, LogError, SharedLog};
+use socfeed_proto::{Channel, Seq, TenantId};
+
+use crate::delivery::Delivery;
+
+/// Events read from the log per page.
+pub const PAGE: usize = 512;
+
+/// Where a client wants to resume from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    /// After this seq (from `since`, `Last-Event-ID`), in the history named by `epoch` if given.
+    Seq { since: Seq, epoch: Option<String> },
+    /// Everything ingested in the last `Duration`.
+    Window(Duration),
+}
+
+impl Cursor {
+    /// The GOVERN cursor of a request: `?since=` (with `?epoch=`), else `Last-Event-ID`, else
+    /// `?replay=<duration>` (an empty `?replay` means `default_window`). `None`: no replay.
+    pub fn from_request(
+        query: &HashMap<String, String>,
+        last_event_id: Option<&str>,
+        default_window: Duration,
+    ) -> Result<Option<Cursor>, String> {
+        let epoch = query.get("epoch").filter(|e| !e.is_empty()).cloned();
+        if let Some(s) = query.get("since") {
+            let since = s
+                .parse()
+                .map_err(|_| format!("`since` must be a non-negative integer (got {s:?})"))?;
+            return Ok(Some(Cursor::Seq { since, epoch }));
+        }
+        if let Some(id) = last_event_id.map(str::trim).filter(|s| !s.is_empty()) {
+            let since = id
+                .parse()
+                .map_err(|_| format!("`Last-Event-ID` must be a seq (got {id:?})"))?;
+            return Ok(Some(Cursor::Seq { since, epoch }));
+        }
+        if let Some(r) = query.get("replay") {
+            let window = if r.is_empty() {
+                default_window
+            } else {
+                crate::config::parse_duration(r).map_err(|e| format!("`replay`: {e}"))?
+            };
+            return Ok(Some(Cursor::Window(window)));
+        }
+        Ok(None)
+    }
+}
+
+/// A seq range to replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Replay events with `after < seq <= upto`.
+    pub after: Seq,
+    pub upto: Seq,
+    /// Some events the cursor asked for are no longer retained (or the epoch changed).
+    pub truncated: bool,
+}
+
+/// Plans a replay of `cursor` against the tenant's `head`.
+pub async fn plan(
+    log: &SharedLog,
+    tenant: &TenantId,
+    head: &Head,
+    cursor: &Cursor,
+    now_ms: i64,
+) -> Result<Plan, LogError> {
+    let oldest = head.first_retained.saturating_sub(1);
+    match cursor {
+        Cursor::Seq { since, epoch } => {
+            let epoch_mismatch = epoch.is_some() && *epoch != head.epoch;
+            let too_old = *since < oldest && *since < head.seq;
+            if epoch_mismatch || too_old {
+                Ok(Plan {
+                    after: oldest,
+                    upto: head.seq,
+                    truncated: true,
+                })
+            } else {
+                Ok(Plan {
+                    after: *since,
+                    upto: head.seq,
+                    truncated: false,
+                })
+            }
+        }
+        Cursor::Window(window) => {
+            let since_ms =
+                now_ms.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+            let after = log.seq_before(tenant, since_ms).await?;
+            Ok(Plan {
+                after,
+                upto: head.seq,
+                truncated: false,
+            })
+        }
+    }
+}
+
+/// Reads `(after, upto]` of one tenant (optionally one channel) page by page.
+pub struct Reader<'a> {
+    log: &'a SharedLog,
+    tenant: &'a TenantId,
+    channel: Option<&'a Channel>,
+    after: Seq,
+    upto: Seq,
+    done: bool,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(
+        log: &'a SharedLog,
+        tenant: &'a TenantId,
+        channel: Option<&'a Channel>,
+        plan: &Plan,
+    ) -> Reader<'a> {
+        Reader {
+            log,
+            tenant,
+            channel,
+            after: plan.after,
+            upto: plan.upto,
+            done: plan.after >= plan.upto,
+        }
+    }
+
+    /// The next page, or `None` when the range is exhausted.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Arc<Delivery>>>, LogError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .log
+            .read(self.tenant, self.after, self.upto, self.channel, PAGE)
+            .await?;
+        match page.last() {
+            Some(last) if page.len() == PAGE && last.seq < self.upto => self.after = last.seq,
+            _ => self.done = true,
+        }
+        if page.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(page.into_iter().filter_map(Delivery::new).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn cursors_from_requests() {
+        let w = Duration::from_secs(300);
+        assert_eq!(Cursor::from_request(&q(&[]), None, w), Ok(None));
+        assert_eq!(
+            Cursor::from_request(&q(&[("since", "7"), ("epoch", "e")]), Some("3"), w),
+            Ok(Some(Cursor::Seq {
+                since: 7,
+                epoch: Some("e".into())
+            }))
+        );
+        assert_eq!(
+            Cursor::from_request(&q(&[]), Some("3"), w),
+            Ok(Some(Cursor::Seq {
+                since: 3,
+                epoch: None
+            }))
+        );
+        assert_eq!(
+            Cursor::from_request(&q(&[("replay", "2m")]), None, w),
+            Ok(Some(Cursor::Window(Duration::from_secs(120))))
+        );
+        assert_eq!(
+            Cursor::from_request(&q(&[("replay", "")]), None, w),
+            Ok(Some(Cursor::Window(w)))
+        );
+        assert!(Cursor::from_request(&q(&[("since", "x")]), None, w).is_err());
+        assert!(Cursor::from_request(&q(&[]), Some("evt_1"), w).is_err());
+        assert!(Cursor::from_request(&q(&[("replay", "soon")]), None, w).is_err());
+    }
+}

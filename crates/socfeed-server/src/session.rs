@@ -1,0 +1,119 @@
+//! The WebSocket session loop both dialects share: live frames from the hub queue (batched),
+//! client messages, heartbeats, silence (4002), token expiry (4001), overflow (4008), shutdown (1001).
+//! What a dialect adds is its [`Protocol`]: how it answers client text and which frames it wants.
+
+use std::future::Future;
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use socfeed_proto::CloseCode;
+
+use crate::delivery::Delivery;
+use crate::hub::Queue;
+use crate::state::AppState;
+use crate::ws::{Ended, Heartbeat, WsConn, expiry, is_too_big};
+
+/// Most frames taken from the queue per write.
+const BATCH: usize = 64;
+
+/// Why handling a client message stopped.
+#[derive(Debug)]
+pub enum Fault {
+    /// Bad input: answered with an error message, the connection stays.
+    Client { code: &'static str, message: String },
+    /// The socket ended (or must close) while answering.
+    Ended(Ended),
+    /// The event log failed: close with 1011 so the client resumes elsewhere or later.
+    Log,
+}
+
+impl Fault {
+    pub fn client(code: &'static str, message: impl Into<String>) -> Fault {
+        Fault::Client {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Ended> for Fault {
+    fn from(e: Ended) -> Fault {
+        Fault::Ended(e)
+    }
+}
+
+/// What a dialect plugs into the loop.
+pub trait Protocol: Send {
+    /// The heartbeat message sent with each Ping frame.
+    fn heartbeat(&self, now_ms: i64) -> String;
+    /// An error message for bad client input.
+    fn error(&self, code: &str, message: &str) -> String;
+    /// Handles one text message from the client.
+    fn on_text(
+        &mut self,
+        conn: &mut WsConn,
+        text: &str,
+    ) -> impl Future<Output = Result<(), Fault>> + Send;
+    /// The frame to send for a live event, or `None` when this session does not want it.
+    fn frame(&self, delivery: &Delivery) -> Option<Utf8Bytes>;
+}
+
+/// Runs the session until it ends; returns the close code to send (none when the socket is gone)
+/// and a reason.
+pub async fn drive<P: Protocol>(
+    protocol: &mut P,
+    conn: &mut WsConn,
+    mut queue: Queue,
+    state: &AppState,
+    exp: u64,
+) -> (Option<CloseCode>, &'static str) {
+    let ended = |e: Ended| (e.close_code(), "");
+    let mut heartbeat = Heartbeat::new(state.config.heartbeat_interval);
+    let mut expires = expiry(exp, state.config.keys.leeway);
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        tokio::select! {
+            biased;
+            () = state.shutdown.cancelled() => return (Some(CloseCode::GOING_AWAY), ""),
+            () = conn.overflow.cancelled() => return (Some(CloseCode::SLOW_CONSUMER), ""),
+            () = &mut expires => return (Some(CloseCode::UNAUTHORIZED), "token expired"),
+            () = &mut heartbeat.silence => {
+                state.metrics.heartbeat_timeouts.inc();
+                return (Some(CloseCode::HEARTBEAT_TIMEOUT), "");
+            }
+            _ = heartbeat.ticker.tick() => {
+                if let Err(e) = conn.send_text(protocol.heartbeat(socfeed_log::now_ms())).await { return ended(e); }
+                if let Err(e) = conn.send_ping().await { return ended(e); }
+            }
+            msg = conn.socket.recv() => {
+                let msg = match msg {
+                    None => return (None, ""),
+                    Some(Err(e)) if is_too_big(&e) => return (Some(CloseCode::TOO_BIG), ""),
+                    Some(Err(_)) => return (None, ""),
+                    Some(Ok(m)) => m,
+                };
+                heartbeat.heard();
+                let reply = match msg {
+                    Message::Text(text) => protocol.on_text(conn, text.as_str()).await,
+                    Message::Binary(_) => Err(Fault::client("bad_request", "binary frames are not supported; send JSON text")),
+                    Message::Close(_) => return (Some(CloseCode::NORMAL), ""),
+                    Message::Ping(_) | Message::Pong(_) => Ok(()),
+                };
+                match reply {
+                    Ok(()) => {}
+                    Err(Fault::Client { code, message }) => {
+                        if let Err(e) = conn.send_text(protocol.error(code, &message)).await { return ended(e); }
+                    }
+                    Err(Fault::Ended(e)) => return ended(e),
+                    Err(Fault::Log) => return (Some(CloseCode(1011)), "event log unavailable"),
+                }
+            }
+            n = queue.recv_many(&mut batch, BATCH) => {
+                if n == 0 { return (Some(CloseCode::GOING_AWAY), ""); }
+                let frames: Vec<Utf8Bytes> = batch.drain(..).filter_map(|d| protocol.frame(&d)).collect();
+                let sent = frames.len() as u64;
+                if let Err(e) = conn.send_batch(frames).await { return ended(e); }
+                state.metrics.frames_sent.inc_by(sent);
+            }
+        }
+    }
+}

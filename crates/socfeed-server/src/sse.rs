@@ -1,0 +1,197 @@
+//! The GOVERN feed over Server-Sent Events: `GET /v1/soc/feed/sse`.
+//!
+//! Same auth, filters and resume as the WebSocket feed, but one SSE event per feed event:
+//! `id:` is the seq, `event:` the type, `data:` the GOVERN envelope. Replayed events arrive as
+//! ordinary events. 401/403 are plain HTTP errors before the stream starts.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use socfeed_proto::{Channel, Role, TenantId, govern};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{self, Principal};
+use crate::delivery::{Delivery, Dialect};
+use crate::feed::{FeedRequest, Replay};
+use crate::hub::{Queue, Registration};
+use crate::state::{AppState, ConnectionGuard};
+use crate::subscriptions::Subscriptions;
+use crate::ws::expiry;
+
+/// Reconnect delay suggested to EventSource clients, in milliseconds.
+const RETRY_MS: u64 = 2000;
+/// Chunks buffered between the session task and the response body.
+const PIPE: usize = 16;
+
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let found = auth::find_token(&headers, query.get("token").map(String::as_str));
+    let (claims, tenant) = match auth::authenticate(
+        &state.verifier,
+        &state.metrics,
+        found.map(|f| f.0),
+        Role::Subscriber,
+    ) {
+        Ok(Principal {
+            claims,
+            tenant: Some(tenant),
+        }) => (claims, tenant),
+        Ok(_) => {
+            return (StatusCode::FORBIDDEN, "a \"*\" token cannot subscribe\n").into_response();
+        }
+        Err(denied) => return (denied.status(), format!("{}\n", denied.message())).into_response(),
+    };
+    let request = FeedRequest::parse(&query, &headers, state.config.replay_window);
+    let (registration, queue) = state.hub.register(tenant.clone(), state.config.queue_len);
+    let mut subs = Subscriptions::new(&claims);
+    let all = Channel::parse(socfeed_proto::channel::ALL)
+        .unwrap_or_else(|_| unreachable!("`all` is a valid name"));
+    registration.set_interest(&subs.interest_with(Some(&all)));
+    let (tx, rx) = mpsc::channel::<Bytes>(PIPE);
+    let task_state = Arc::clone(&state);
+    let token = state.sessions.token();
+    tokio::spawn(async move {
+        let _token = token;
+        let _conn = ConnectionGuard::new(&task_state.metrics);
+        task_state.metrics.subscriptions.inc();
+        let mut stream = Stream {
+            state: &task_state,
+            tx,
+            tenant,
+            request,
+            registration,
+            exp: claims.exp,
+        };
+        if stream.start(&mut subs, &all).await.is_ok() {
+            stream.live(&subs, queue).await;
+        }
+        task_state.metrics.subscriptions.dec();
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, Infallible>(chunk), rx))
+    }));
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// Why the stream stopped.
+struct Stop;
+
+struct Stream<'a> {
+    state: &'a AppState,
+    tx: mpsc::Sender<Bytes>,
+    tenant: TenantId,
+    request: FeedRequest,
+    registration: Registration,
+    exp: u64,
+}
+
+impl Stream<'_> {
+    /// Writes one chunk, giving way to overflow, shutdown and a client that went away.
+    async fn send(&self, chunk: impl Into<Bytes>) -> Result<(), Stop> {
+        tokio::select! {
+            r = self.tx.send(chunk.into()) => r.map_err(|_| Stop),
+            () = self.registration.overflow().cancelled() => Err(Stop),
+            () = self.state.shutdown.cancelled() => Err(Stop),
+        }
+    }
+
+    fn event_chunk(d: &Delivery) -> Bytes {
+        let head = govern::sse_head(d.seq(), &d.event.event_type);
+        let frame = d.frame(Dialect::Govern).as_str();
+        let mut out = String::with_capacity(head.len() + frame.len() + 2);
+        out.push_str(&head);
+        out.push_str(frame);
+        out.push_str("\n\n");
+        Bytes::from(out)
+    }
+
+    fn matches(&self, d: &Delivery) -> bool {
+        self.request
+            .filters
+            .as_ref()
+            .is_none_or(|f| f.matches(&d.event.event_type, &d.fields))
+    }
+
+    /// `retry:`, request errors, the replay, then the seam floor.
+    async fn start(&mut self, subs: &mut Subscriptions, all: &Channel) -> Result<(), Stop> {
+        self.send(format!("retry: {RETRY_MS}\n\n")).await?;
+        for err in &self.request.errors {
+            let data = govern::error("bad_request", err, socfeed_log::now_ms());
+            self.send(format!("event: error\ndata: {data}\n\n")).await?;
+        }
+        let head = self.state.log.head(&self.tenant).await.map_err(|_| Stop)?;
+        if let Some(cursor) = self.request.cursor.clone() {
+            let mut replay = Replay::start(self.state, &self.tenant, &head, &cursor)
+                .await
+                .map_err(|_| Stop)?;
+            let mut sent = 0;
+            while let Some(page) = replay.next_page().await.map_err(|_| Stop)? {
+                for d in page
+                    .iter()
+                    .filter(|d| subs.allowed(&d.channel) && self.matches(d))
+                {
+                    self.send(Self::event_chunk(d)).await?;
+                    sent += 1;
+                }
+            }
+            self.state.metrics.events_replayed.inc_by(sent);
+        }
+        subs.subscribe(all, head.seq, self.request.cursor.is_some());
+        Ok(())
+    }
+
+    async fn live(&mut self, subs: &Subscriptions, mut queue: Queue) {
+        let interval = self.state.config.heartbeat_interval;
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        let mut expires = expiry(self.exp, self.state.config.keys.leeway);
+        let overflow: CancellationToken = self.registration.overflow().clone();
+        let mut batch = Vec::with_capacity(64);
+        loop {
+            tokio::select! {
+                biased;
+                () = self.state.shutdown.cancelled() => return,
+                () = overflow.cancelled() => return,
+                () = self.tx.closed() => return,
+                () = &mut expires => {
+                    let data = govern::error("token_expired", "the token expired", socfeed_log::now_ms());
+                    let _ = self.send(format!("event: error\ndata: {data}\n\n")).await;
+                    return;
+                }
+                _ = ticker.tick() => {
+                    let beat = govern::heartbeat(socfeed_log::now_ms());
+                    if self.send(format!("event: feed.heartbeat\ndata: {beat}\n\n")).await.is_err() { return; }
+                }
+                n = queue.recv_many(&mut batch, 64) => {
+                    if n == 0 { return; }
+                    let mut sent = 0;
+                    for d in batch.drain(..) {
+                        if subs.wants(&d.channel, d.seq()) && self.matches(&d) {
+                            if self.send(Self::event_chunk(&d)).await.is_err() { return; }
+                            sent += 1;
+                        }
+                    }
+                    self.state.metrics.frames_sent.inc_by(sent);
+                }
+            }
+        }
+    }
+}
