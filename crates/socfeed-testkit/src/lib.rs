@@ -402,3 +402,57 @@ impl SseClient {
         }
     }
 }
+
+/// A WebSocket handshake over a raw TCP socket that then never reads or answers.
+pub async fn raw_ws(addr: SocketAddr, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("raw websocket io");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        addr
+    );
+    tcp.write_all(req.as_bytes())
+        .await
+        .expect("raw websocket io");
+    let mut buf = [0u8; 1];
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut buf).await.expect("raw websocket io");
+        head.push(buf[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    tcp
+}
+
+/// Reads server frames (unmasked) until a Close frame; returns its code.
+pub async fn read_close_code(mut tcp: tokio::net::TcpStream) -> u16 {
+    use tokio::io::AsyncReadExt;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut h = [0u8; 2];
+        tokio::time::timeout_at(deadline, tcp.read_exact(&mut h))
+            .await
+            .expect("raw websocket io")
+            .expect("raw websocket io");
+        let opcode = h[0] & 0x0f;
+        let mut len = u64::from(h[1] & 0x7f);
+        if len == 126 {
+            let mut b = [0u8; 2];
+            tcp.read_exact(&mut b).await.expect("raw websocket io");
+            len = u64::from(u16::from_be_bytes(b));
+        } else if len == 127 {
+            let mut b = [0u8; 8];
+            tcp.read_exact(&mut b).await.expect("raw websocket io");
+            len = u64::from_be_bytes(b);
+        }
+        let mut payload = vec![0u8; usize::try_from(len).expect("raw websocket io")];
+        tcp.read_exact(&mut payload)
+            .await
+            .expect("raw websocket io");
+        if opcode == 0x8 {
+            return u16::from_be_bytes([payload[0], payload[1]]);
+        }
+    }
+}

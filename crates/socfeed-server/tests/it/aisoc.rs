@@ -214,8 +214,8 @@ async fn pings_arrive_and_silent_clients_are_closed_with_4002() {
     assert!(ping["ts"].is_string());
     // The test client answers Ping frames only while it reads; a raw TCP client that never
     // answers is closed after two intervals.
-    let raw = raw_ws(&s, &format!("/ws?token={}", sub_token("acme"))).await;
-    let code = read_close_code(raw).await;
+    let raw = socfeed_testkit::raw_ws(s.addr, &format!("/ws?token={}", sub_token("acme"))).await;
+    let code = socfeed_testkit::read_close_code(raw).await;
     assert_eq!(code, 4002);
 }
 
@@ -250,52 +250,4 @@ async fn admin_tokens_subscribe_too() {
     let t = token("acme", &[Role::Admin]);
     let mut c = WsClient::connect(&format!("{}?token={t}", s.ws("/ws"))).await;
     c.subscribe("all", None).await;
-}
-
-/// A WebSocket handshake over a raw TCP socket that then never reads or answers.
-async fn raw_ws(s: &TestServer, path: &str) -> tokio::net::TcpStream {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        s.addr
-    );
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = [0u8; 1];
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        tcp.read_exact(&mut buf).await.unwrap();
-        head.push(buf[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"));
-    tcp
-}
-
-/// Reads server frames (unmasked) until a Close frame; returns its code.
-async fn read_close_code(mut tcp: tokio::net::TcpStream) -> u16 {
-    use tokio::io::AsyncReadExt;
-    let deadline = tokio::time::Instant::now() + socfeed_testkit::WAIT;
-    loop {
-        let mut h = [0u8; 2];
-        tokio::time::timeout_at(deadline, tcp.read_exact(&mut h))
-            .await
-            .unwrap()
-            .unwrap();
-        let opcode = h[0] & 0x0f;
-        let mut len = u64::from(h[1] & 0x7f);
-        if len == 126 {
-            let mut b = [0u8; 2];
-            tcp.read_exact(&mut b).await.unwrap();
-            len = u64::from(u16::from_be_bytes(b));
-        } else if len == 127 {
-            let mut b = [0u8; 8];
-            tcp.read_exact(&mut b).await.unwrap();
-            len = u64::from_be_bytes(b);
-        }
-        let mut payload = vec![0u8; usize::try_from(len).unwrap()];
-        tcp.read_exact(&mut payload).await.unwrap();
-        if opcode == 0x8 {
-            return u16::from_be_bytes([payload[0], payload[1]]);
-        }
-    }
 }

@@ -336,3 +336,11 @@ async fn tenants_are_isolated_and_bad_tokens_close_with_4001() {
     .await;
     assert_eq!(publisher_only.expect_close().await.code, 4003);
 }
+
+#[tokio::test]
+async fn silent_clients_are_closed_with_4002() {
+    let s = TestServer::start_with(|c| c.heartbeat_interval = Duration::from_millis(300)).await;
+    let raw =
+        socfeed_testkit::raw_ws(s.addr, &format!("/v1/soc/feed?token={}", sub_token("acme"))).await;
+    assert_eq!(socfeed_testkit::read_close_code(raw).await, 4002);
+}

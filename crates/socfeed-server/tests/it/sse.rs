@@ -159,3 +159,58 @@ async fn sse_sessions_end_at_shutdown() {
     assert!(c.next_any().await.is_none());
     drop(dir);
 }
+
+/// An SSE client that stops reading overflows its queue: its stream is ended and counted, and a
+/// reading client keeps receiving every event.
+#[tokio::test]
+async fn slow_sse_consumers_are_cut_off_and_counted() {
+    let s = TestServer::start_with(|c| c.queue_len = 32).await;
+    let p = pub_token("acme");
+    let mut fast = sse(&s, "acme", "", &[]).await;
+    let slow = reqwest::get(format!(
+        "{}?token={}",
+        s.http("/v1/soc/feed/sse"),
+        sub_token("acme")
+    ))
+    .await
+    .unwrap();
+    let blob = "x".repeat(60_000);
+    let reader = tokio::spawn(async move {
+        let mut n = 0;
+        while n < 200 {
+            fast.next_event().await;
+            n += 1;
+        }
+        n
+    });
+    for _ in 0..20 {
+        let batch: Vec<Value> = (0..10)
+            .map(|_| json!({"type":"alert.new","payload":{"blob": blob}}))
+            .collect();
+        assert_eq!(s.publish(&p, &Value::Array(batch)).await.0, 202);
+    }
+    assert_eq!(reader.await.unwrap(), 200);
+    // The slow stream ends once what was buffered is read.
+    let mut body = slow.bytes_stream();
+    let drained = tokio::time::timeout(socfeed_testkit::WAIT, async {
+        use futures_util::StreamExt;
+        let mut bytes = 0usize;
+        while let Some(Ok(chunk)) = body.next().await {
+            bytes += chunk.len();
+        }
+        bytes
+    })
+    .await
+    .expect("the slow stream ends");
+    assert!(
+        drained < 200 * 60_000,
+        "the slow client was cut off ({drained} bytes)"
+    );
+    let (_, metrics) = s.get("/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "socfeed_slow_consumer_closes_total 1"),
+        "{metrics}"
+    );
+}
