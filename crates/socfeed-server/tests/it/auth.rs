@@ -104,3 +104,48 @@ async fn auth_failures_are_counted() {
         .unwrap();
     assert!(line.ends_with(" 2"), "{line}");
 }
+
+fn key(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../socfeed-auth/tests/keys")
+        .join(name)
+}
+
+/// Public-key configurations end to end: an ES256 PEM key and a JWKS file (kid-selected RS256 and
+/// EdDSA); an HS256 token is then refused (no shared secret is configured, so no confusion).
+#[tokio::test]
+async fn public_keys_and_jwks_verify_tokens_and_nothing_else() {
+    let s = TestServer::start_with(|c| {
+        c.keys.secret = None;
+        c.keys.public_key_pem = Some(key("ec_public.pem"));
+        c.keys.jwks_file = Some(key("jwks.json"));
+    })
+    .await;
+    let es = socfeed_auth::Minter::from_private_pem_file(key("ec_private.pem")).unwrap();
+    let rs = socfeed_auth::Minter::from_private_pem_file(key("rsa_private.pem"))
+        .unwrap()
+        .with_kid("rsa-1");
+    let ed = socfeed_auth::Minter::from_private_pem_file(key("ed25519_private.pem"))
+        .unwrap()
+        .with_kid("ed-1");
+    for minter in [es, rs, ed] {
+        let t = minter.mint(&claims()).unwrap();
+        let mut c = WsClient::connect(&format!("{}?token={t}", s.ws("/ws"))).await;
+        c.subscribe("alerts", None).await;
+    }
+    assert_eq!(
+        close_code(&s, &format!("?token={}", mint(&claims(), SECRET))).await,
+        4001
+    );
+    let wrong_kid = socfeed_auth::Minter::from_private_pem_file(key("rsa_private.pem"))
+        .unwrap()
+        .with_kid("rsa-2");
+    assert_eq!(
+        close_code(
+            &s,
+            &format!("?token={}", wrong_kid.mint(&claims()).unwrap())
+        )
+        .await,
+        4001
+    );
+}
