@@ -2,16 +2,18 @@
 //! events of the tenant's subscribed channels.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::{Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use socfeed_proto::aisoc::{self, ClientError, ClientMsg, ErrorCode};
-use socfeed_proto::{Channel, CloseCode, Role, Seq, TenantId};
+use socfeed_proto::{Channel, Seq, TenantId};
 
-use crate::auth::{self, Denied, Principal, TokenSource};
+use crate::admit::{self, Admitted, Refusal};
+use crate::auth::TokenSource;
 use crate::delivery::{Delivery, Dialect};
 use crate::hub::Registration;
 use crate::replay::{self, Cursor};
@@ -24,25 +26,20 @@ use crate::ws::WsConn;
 /// 4001/4003 when the token does not hold.
 pub async fn handler(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let found = auth::find_token(&headers, query.get("token").map(String::as_str));
-    let principal = auth::authenticate(
-        &state.verifier,
-        &state.metrics,
-        found.map(|f| f.0),
-        Role::Subscriber,
-    );
-    let ws = configure(ws, &state, found.map(|f| f.1));
+    let (admitted, source) = admit::admit(&state, &headers, &query, peer.ip());
+    let ws = configure(ws, &state, source);
     let defaults = UrlDefaults {
         since: query
             .get("since")
             .map(|s| s.parse::<Seq>().map_err(|_| s.clone())),
         epoch: query.get("epoch").cloned(),
     };
-    ws.on_upgrade(move |socket| run(socket, state, principal, defaults))
+    ws.on_upgrade(move |socket| run(socket, state, admitted, defaults))
 }
 
 /// Frame limits, and the `bearer` subprotocol when the token came that way.
@@ -69,19 +66,19 @@ struct UrlDefaults {
 async fn run(
     socket: WebSocket,
     state: Arc<AppState>,
-    principal: Result<Principal, Denied>,
+    admitted: Result<Admitted, Refusal>,
     defaults: UrlDefaults,
 ) {
     let _task = state.sessions.token();
     let _conn = ConnectionGuard::new(&state.metrics);
     let mut conn = WsConn::new(socket, &state);
-    let (principal, tenant) = match principal {
-        Ok(Principal {
-            claims,
-            tenant: Some(tenant),
-        }) => (claims, tenant),
-        Ok(_) => return conn.close(CloseCode::FORBIDDEN, "").await,
-        Err(denied) => return conn.close(denied.close_code(), denied.message()).await,
+    let Admitted {
+        claims: principal,
+        tenant,
+        slot: _slot,
+    } = match admitted {
+        Ok(a) => a,
+        Err(refusal) => return conn.close(refusal.code, &refusal.message).await,
     };
     let (registration, queue) = state.hub.register(tenant.clone(), state.config.queue_len);
     conn.overflow = registration.overflow().clone();
@@ -186,6 +183,13 @@ impl Session {
             return Err(Fault::client(
                 ErrorCode::ForbiddenChannel.as_str(),
                 format!("channel {channel} is not allowed by the token"),
+            ));
+        }
+        let limit = self.state.config.max_subscriptions;
+        if !self.subs.has(&channel) && self.subs.count() >= limit {
+            return Err(Fault::client(
+                "too_many_subscriptions",
+                format!("at most {limit} subscriptions per connection"),
             ));
         }
         self.registration

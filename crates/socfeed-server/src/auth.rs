@@ -1,11 +1,15 @@
 //! Who is asking: the token taken from a request, verified, and checked for the needed role.
 
+use std::collections::HashMap;
+use std::time::Instant;
+
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use socfeed_auth::Verifier;
 use socfeed_proto::{Claims, CloseCode, Role, TenantId};
 
 use crate::metrics::Metrics;
+use crate::state::AppState;
 
 /// Where the token came from; the subprotocol form needs the `bearer` protocol echoed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,18 +92,50 @@ pub fn authenticate(
     token: Option<&str>,
     role: Role,
 ) -> Result<Principal, Denied> {
-    let result = check(verifier, token, role);
+    let claims = token
+        .ok_or_else(|| Denied::Unauthorized("missing token".into()))
+        .and_then(|t| {
+            verifier
+                .verify(t)
+                .map_err(|e| Denied::Unauthorized(format!("invalid token: {e}")))
+        });
+    let result = claims.and_then(|c| principal(c, role));
     if let Err(Denied::Unauthorized(_)) = &result {
         metrics.auth_failures.inc();
     }
     result
 }
 
-fn check(verifier: &Verifier, token: Option<&str>, role: Role) -> Result<Principal, Denied> {
-    let token = token.ok_or_else(|| Denied::Unauthorized("missing token".into()))?;
-    let claims = verifier
-        .verify(token)
-        .map_err(|e| Denied::Unauthorized(format!("invalid token: {e}")))?;
+/// Authenticates a feed request: a `?ticket=` (single use) or a token from the header, the query
+/// or the subprotocol. Returns the principal and where a token came from.
+pub fn authenticate_feed(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> (Result<Principal, Denied>, Option<TokenSource>) {
+    if let Some(ticket) = query.get("ticket") {
+        let result = state
+            .tickets
+            .redeem(ticket, Instant::now())
+            .ok_or_else(|| Denied::Unauthorized("invalid, used or expired ticket".into()))
+            .and_then(|claims| principal(claims, Role::Subscriber));
+        if let Err(Denied::Unauthorized(_)) = &result {
+            state.metrics.auth_failures.inc();
+        }
+        return (result, None);
+    }
+    let found = find_token(headers, query.get("token").map(String::as_str));
+    let result = authenticate(
+        &state.verifier,
+        &state.metrics,
+        found.map(|f| f.0),
+        Role::Subscriber,
+    );
+    (result, found.map(|f| f.1))
+}
+
+/// Checks verified claims for `role`.
+fn principal(claims: Claims, role: Role) -> Result<Principal, Denied> {
     let tenant = if claims.is_any_tenant() {
         None
     } else {

@@ -1,19 +1,17 @@
 //! Settings: every one has a flag, a `SOCFEED_*` env var and a key in an optional TOML file.
 //!
 //! Precedence: flag, then env var (clap reads both), then the TOML file, then the default.
-//! [`ServeArgs`] is what clap parses, [`FileConfig`] what the TOML holds, [`Config`] the resolved
+//! [`ServeArgs`] is what clap parses (and the TOML file fills in), [`Config`] the resolved
 //! settings the server runs with.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use socfeed_auth::KeySettings;
 
 /// Which event log backs the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogBackend {
     /// Durable log in the data directory (redb); the default.
     Embedded,
@@ -21,96 +19,111 @@ pub enum LogBackend {
     Memory,
 }
 
-/// Server settings as flags and env vars. Every field is optional here so that a TOML file can
-/// fill what the command line leaves out; defaults are applied in [`Config::resolve`].
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ServeArgs {
-    /// TOML file with any of the settings below (keys are the flag names with `_` for `-`).
-    #[arg(long, env = "SOCFEED_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Address to listen on [default: 0.0.0.0:8086].
-    #[arg(long, env = "SOCFEED_BIND", value_name = "ADDR")]
-    pub bind: Option<SocketAddr>,
-    /// Directory of the durable log (and of the generated development key) [default: ./socfeed-data].
-    #[arg(long, env = "SOCFEED_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Event log backend [default: embedded].
-    #[arg(long, env = "SOCFEED_LOG", value_enum)]
-    pub log: Option<LogBackend>,
-    /// HS256 shared secret for tokens. Without any key setting, a random secret is generated
-    /// once and kept in `<data-dir>/dev-jwt-secret`.
-    #[arg(
-        long,
-        env = "SOCFEED_JWT_SECRET",
-        value_name = "SECRET",
-        hide_env_values = true
-    )]
-    pub jwt_secret: Option<String>,
-    /// PEM file with an RS256, ES256 or EdDSA public key.
-    #[arg(long, env = "SOCFEED_JWT_PUBLIC_KEY", value_name = "FILE")]
-    pub jwt_public_key: Option<PathBuf>,
-    /// JWKS file (`{"keys":[...]}`), keys chosen by `kid`.
-    #[arg(long, env = "SOCFEED_JWKS_FILE", value_name = "FILE")]
-    pub jwks_file: Option<PathBuf>,
-    /// Required `iss` claim, when set.
-    #[arg(long, env = "SOCFEED_JWT_ISSUER", value_name = "ISS")]
-    pub jwt_issuer: Option<String>,
-    /// Required `aud` claim, when set.
-    #[arg(long, env = "SOCFEED_JWT_AUDIENCE", value_name = "AUD")]
-    pub jwt_audience: Option<String>,
-    /// Clock leeway for `exp`/`nbf`, at most 5s [default: 5s].
-    #[arg(long, env = "SOCFEED_JWT_LEEWAY", value_name = "DURATION", value_parser = parse_duration)]
-    pub jwt_leeway: Option<Duration>,
-    /// Interval of pings / heartbeats; a client silent for two intervals is closed [default: 30s].
-    #[arg(long, env = "SOCFEED_HEARTBEAT_INTERVAL", value_name = "DURATION", value_parser = parse_duration)]
-    pub heartbeat_interval: Option<Duration>,
-    /// How long events are kept for replay [default: 24h].
-    #[arg(long, env = "SOCFEED_RETENTION", value_name = "DURATION", value_parser = parse_duration)]
-    pub retention: Option<Duration>,
-    /// Default GOVERN replay window on reconnect [default: 5m].
-    #[arg(long, env = "SOCFEED_REPLAY_WINDOW", value_name = "DURATION", value_parser = parse_duration)]
-    pub replay_window: Option<Duration>,
-    /// Frames a session may have waiting before it is closed as a slow consumer (4008) [default: 1024].
-    #[arg(long, env = "SOCFEED_QUEUE_LEN", value_name = "N")]
-    pub queue_len: Option<usize>,
-    /// Largest client message; larger ones close the connection with 1009 [default: 64KiB].
-    #[arg(long, env = "SOCFEED_MAX_MESSAGE_SIZE", value_name = "BYTES", value_parser = parse_size)]
-    pub max_message_size: Option<usize>,
-    /// Largest message the server sends; bigger GOVERN replays are split into parts [default: 1MiB].
-    #[arg(long, env = "SOCFEED_MAX_FRAME_SIZE", value_name = "BYTES", value_parser = parse_size)]
-    pub max_frame_size: Option<usize>,
-    /// Largest publish body; larger ones get 413 [default: 1MiB].
-    #[arg(long, env = "SOCFEED_MAX_BODY_SIZE", value_name = "BYTES", value_parser = parse_size)]
-    pub max_body_size: Option<usize>,
+impl std::str::FromStr for LogBackend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "embedded" => Ok(LogBackend::Embedded),
+            "memory" => Ok(LogBackend::Memory),
+            _ => Err(format!("unknown log backend {s:?} (embedded or memory)")),
+        }
+    }
 }
 
-/// The TOML file: the same settings, same names.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub bind: Option<SocketAddr>,
-    pub data_dir: Option<PathBuf>,
-    pub log: Option<LogBackend>,
-    pub jwt_secret: Option<String>,
-    pub jwt_public_key: Option<PathBuf>,
-    pub jwks_file: Option<PathBuf>,
-    pub jwt_issuer: Option<String>,
-    pub jwt_audience: Option<String>,
-    #[serde(default, deserialize_with = "de_duration")]
-    pub jwt_leeway: Option<Duration>,
-    #[serde(default, deserialize_with = "de_duration")]
-    pub heartbeat_interval: Option<Duration>,
-    #[serde(default, deserialize_with = "de_duration")]
-    pub retention: Option<Duration>,
-    #[serde(default, deserialize_with = "de_duration")]
-    pub replay_window: Option<Duration>,
-    pub queue_len: Option<usize>,
-    #[serde(default, deserialize_with = "de_size")]
-    pub max_message_size: Option<usize>,
-    #[serde(default, deserialize_with = "de_size")]
-    pub max_frame_size: Option<usize>,
-    #[serde(default, deserialize_with = "de_size")]
-    pub max_body_size: Option<usize>,
+/// Declares every setting once: its doc (the `--help` text), type, env var and parser. The flag is
+/// the name with `-`, the TOML key the name itself. Defaults live in [`Config::resolve`].
+macro_rules! settings {
+    ($( $(#[doc = $doc:literal])+ $name:ident: $ty:ty, $env:literal, $parse:expr; )*) => {
+        /// Server settings as flags and env vars; every field is optional so that a TOML file can
+        /// fill what the command line leaves out.
+        #[derive(Debug, Clone, Default, clap::Args)]
+        pub struct ServeArgs {
+            /// TOML file with any of the settings below (keys are the flag names with `_` for `-`).
+            #[arg(long, env = "SOCFEED_CONFIG", value_name = "FILE")]
+            pub config: Option<PathBuf>,
+            $(
+                $(#[doc = $doc])+
+                #[arg(long, env = $env, value_parser = $parse, hide_env_values = true)]
+                pub $name: Option<$ty>,
+            )*
+        }
+
+        impl ServeArgs {
+            /// Every TOML key.
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            /// Fills settings not given as flags or env vars from a TOML table.
+            fn fill_from(&mut self, table: &toml::Table) -> Result<(), String> {
+                if let Some(key) = table.keys().find(|k| !Self::KEYS.contains(&k.as_str())) {
+                    return Err(format!("unknown key `{key}`"));
+                }
+                $(
+                    if self.$name.is_none() {
+                        if let Some(v) = table.get(stringify!($name)) {
+                            let text = match v {
+                                toml::Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            };
+                            let parse = $parse;
+                            self.$name = Some(parse(&text).map_err(|e| format!("`{}`: {e}", stringify!($name)))?);
+                        }
+                    }
+                )*
+                Ok(())
+            }
+        }
+    };
+}
+
+settings! {
+    /// Address to listen on [default: 0.0.0.0:8086].
+    bind: SocketAddr, "SOCFEED_BIND", from_str::<SocketAddr>;
+    /// Directory of the durable log (and of the generated development key) [default: ./socfeed-data].
+    data_dir: PathBuf, "SOCFEED_DATA_DIR", from_str::<PathBuf>;
+    /// Event log backend: embedded or memory [default: embedded].
+    log: LogBackend, "SOCFEED_LOG", from_str::<LogBackend>;
+    /// HS256 shared secret for tokens. Without any key setting, a random secret is generated
+    /// once and kept in `<data-dir>/dev-jwt-secret`.
+    jwt_secret: String, "SOCFEED_JWT_SECRET", from_str::<String>;
+    /// PEM file with an RS256, ES256 or EdDSA public key.
+    jwt_public_key: PathBuf, "SOCFEED_JWT_PUBLIC_KEY", from_str::<PathBuf>;
+    /// JWKS file (`{"keys":[...]}`), keys chosen by `kid`.
+    jwks_file: PathBuf, "SOCFEED_JWKS_FILE", from_str::<PathBuf>;
+    /// Required `iss` claim, when set.
+    jwt_issuer: String, "SOCFEED_JWT_ISSUER", from_str::<String>;
+    /// Required `aud` claim, when set.
+    jwt_audience: String, "SOCFEED_JWT_AUDIENCE", from_str::<String>;
+    /// Clock leeway for `exp`/`nbf`, at most 5s [default: 5s].
+    jwt_leeway: Duration, "SOCFEED_JWT_LEEWAY", parse_duration;
+    /// Interval of pings / heartbeats; a client silent for two intervals is closed [default: 30s].
+    heartbeat_interval: Duration, "SOCFEED_HEARTBEAT_INTERVAL", parse_duration;
+    /// How long events are kept for replay [default: 24h].
+    retention: Duration, "SOCFEED_RETENTION", parse_duration;
+    /// Default GOVERN replay window (`?replay` without a value) [default: 5m].
+    replay_window: Duration, "SOCFEED_REPLAY_WINDOW", parse_duration;
+    /// Events read from the log per replay batch [default: 512].
+    replay_batch: usize, "SOCFEED_REPLAY_BATCH", from_str::<usize>;
+    /// Frames a session may have waiting before it is closed as a slow consumer (4008) [default: 1024].
+    queue_len: usize, "SOCFEED_QUEUE_LEN", from_str::<usize>;
+    /// Largest client message; larger ones close the connection with 1009 [default: 64KiB].
+    max_message_size: usize, "SOCFEED_MAX_MESSAGE_SIZE", parse_size;
+    /// Largest message the server sends; bigger GOVERN replays are split into parts [default: 1MiB].
+    max_frame_size: usize, "SOCFEED_MAX_FRAME_SIZE", parse_size;
+    /// Largest publish body; larger ones get 413 [default: 1MiB].
+    max_body_size: usize, "SOCFEED_MAX_BODY_SIZE", parse_size;
+    /// Channel subscriptions one AiSOC connection may hold [default: 64].
+    max_subscriptions: usize, "SOCFEED_MAX_SUBSCRIPTIONS", from_str::<usize>;
+    /// Open connections (WebSocket and SSE) per tenant; more get 4029 / 429 [default: 10000].
+    max_connections_per_tenant: usize, "SOCFEED_MAX_CONNECTIONS_PER_TENANT", from_str::<usize>;
+    /// Open connections per client IP; more get 4029 / 429 [default: 1000].
+    max_connections_per_ip: usize, "SOCFEED_MAX_CONNECTIONS_PER_IP", from_str::<usize>;
+    /// Client messages per second per connection (bursts of twice that); more close with 4029 [default: 20].
+    max_messages_per_second: u32, "SOCFEED_MAX_MESSAGES_PER_SECOND", from_str::<u32>;
+    /// Events per second one publisher token may publish (bursts of twice that); more get 429
+    /// with `Retry-After`; 0 = unlimited [default: 10000].
+    publish_rate: u32, "SOCFEED_PUBLISH_RATE", from_str::<u32>;
+    /// Time a client has to send its request headers (WebSocket and HTTP handshakes) [default: 10s].
+    handshake_timeout: Duration, "SOCFEED_HANDSHAKE_TIMEOUT", parse_duration;
 }
 
 /// Resolved settings.
@@ -123,10 +136,17 @@ pub struct Config {
     pub heartbeat_interval: Duration,
     pub retention: Duration,
     pub replay_window: Duration,
+    pub replay_batch: usize,
     pub queue_len: usize,
     pub max_message_size: usize,
     pub max_frame_size: usize,
     pub max_body_size: usize,
+    pub max_subscriptions: usize,
+    pub max_connections_per_tenant: usize,
+    pub max_connections_per_ip: usize,
+    pub max_messages_per_second: u32,
+    pub publish_rate: u32,
+    pub handshake_timeout: Duration,
 }
 
 /// Why settings could not be resolved.
@@ -137,11 +157,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("parsing config file {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: Box<toml::de::Error>,
-    },
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
     #[error("preparing the development key in {path}: {source}")]
     DevKey {
         path: PathBuf,
@@ -165,34 +182,30 @@ impl Config {
     }
 
     /// Applies flags/env over the TOML file (when `--config` names one) over defaults.
-    pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
-        let file = match &args.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                toml::from_str::<FileConfig>(&text).map_err(|source| ConfigError::Parse {
-                    path: path.clone(),
-                    source: Box::new(source),
-                })?
-            }
-            None => FileConfig::default(),
-        };
-        let data_dir = args
-            .data_dir
-            .or(file.data_dir)
-            .unwrap_or_else(|| "./socfeed-data".into());
+    pub fn resolve(mut args: ServeArgs) -> Result<Config, ConfigError> {
+        if let Some(path) = args.config.clone() {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::File {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+            args.fill_from(&table)
+                .map_err(|message| ConfigError::File { path, message })?;
+        }
+        let a = args;
+        let data_dir = a.data_dir.unwrap_or_else(|| "./socfeed-data".into());
         let mut keys = KeySettings {
-            secret: args.jwt_secret.or(file.jwt_secret),
-            public_key_pem: args.jwt_public_key.or(file.jwt_public_key),
-            jwks_file: args.jwks_file.or(file.jwks_file),
-            issuer: args.jwt_issuer.or(file.jwt_issuer),
-            audience: args.jwt_audience.or(file.jwt_audience),
-            leeway: args
-                .jwt_leeway
-                .or(file.jwt_leeway)
-                .unwrap_or(Duration::from_secs(5)),
+            secret: a.jwt_secret,
+            public_key_pem: a.jwt_public_key,
+            jwks_file: a.jwks_file,
+            issuer: a.jwt_issuer,
+            audience: a.jwt_audience,
+            leeway: a.jwt_leeway.unwrap_or(Duration::from_secs(5)),
         };
         if keys.leeway > Duration::from_secs(5) {
             return Err(ConfigError::Invalid("jwt-leeway is at most 5s".into()));
@@ -201,55 +214,60 @@ impl Config {
             keys.secret = Some(dev_secret(&data_dir)?);
         }
         let c = Config {
-            bind: args
+            bind: a
                 .bind
-                .or(file.bind)
                 .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8086))),
             data_dir,
-            log: args.log.or(file.log).unwrap_or(LogBackend::Embedded),
+            log: a.log.unwrap_or(LogBackend::Embedded),
             keys,
-            heartbeat_interval: args
-                .heartbeat_interval
-                .or(file.heartbeat_interval)
-                .unwrap_or(Duration::from_secs(30)),
-            retention: args
-                .retention
-                .or(file.retention)
-                .unwrap_or(Duration::from_secs(24 * 3600)),
-            replay_window: args
-                .replay_window
-                .or(file.replay_window)
-                .unwrap_or(Duration::from_secs(300)),
-            queue_len: args.queue_len.or(file.queue_len).unwrap_or(1024),
-            max_message_size: args
-                .max_message_size
-                .or(file.max_message_size)
-                .unwrap_or(64 * 1024),
-            max_frame_size: args
-                .max_frame_size
-                .or(file.max_frame_size)
-                .unwrap_or(1024 * 1024),
-            max_body_size: args
-                .max_body_size
-                .or(file.max_body_size)
-                .unwrap_or(1024 * 1024),
+            heartbeat_interval: a.heartbeat_interval.unwrap_or(Duration::from_secs(30)),
+            retention: a.retention.unwrap_or(Duration::from_secs(24 * 3600)),
+            replay_window: a.replay_window.unwrap_or(Duration::from_secs(300)),
+            replay_batch: a.replay_batch.unwrap_or(512),
+            queue_len: a.queue_len.unwrap_or(1024),
+            max_message_size: a.max_message_size.unwrap_or(64 * 1024),
+            max_frame_size: a.max_frame_size.unwrap_or(1024 * 1024),
+            max_body_size: a.max_body_size.unwrap_or(1024 * 1024),
+            max_subscriptions: a.max_subscriptions.unwrap_or(64),
+            max_connections_per_tenant: a.max_connections_per_tenant.unwrap_or(10_000),
+            max_connections_per_ip: a.max_connections_per_ip.unwrap_or(1_000),
+            max_messages_per_second: a.max_messages_per_second.unwrap_or(20),
+            publish_rate: a.publish_rate.unwrap_or(10_000),
+            handshake_timeout: a.handshake_timeout.unwrap_or(Duration::from_secs(10)),
         };
-        if c.heartbeat_interval.is_zero() {
+        if c.heartbeat_interval.is_zero() || c.handshake_timeout.is_zero() {
             return Err(ConfigError::Invalid(
-                "heartbeat-interval must be positive".into(),
+                "heartbeat-interval and handshake-timeout must be positive".into(),
             ));
         }
-        if c.queue_len == 0
-            || c.max_message_size == 0
-            || c.max_body_size == 0
+        if [
+            c.queue_len,
+            c.max_message_size,
+            c.max_body_size,
+            c.replay_batch,
+            c.max_subscriptions,
+        ]
+        .contains(&0)
+            || c.max_connections_per_tenant == 0
+            || c.max_connections_per_ip == 0
+            || c.max_messages_per_second == 0
             || c.max_frame_size < 1024
         {
             return Err(ConfigError::Invalid(
-                "queue-len and size limits must be positive (max-frame-size at least 1KiB)".into(),
+                "queue, size and count limits must be positive (max-frame-size at least 1KiB)"
+                    .into(),
             ));
         }
         Ok(c)
     }
+}
+
+/// Parses any `FromStr` setting, with the error as text.
+fn from_str<T: std::str::FromStr>(s: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse::<T>().map_err(|e| e.to_string())
 }
 
 /// The generated development secret: read from `<data_dir>/dev-jwt-secret`, created on first use.
@@ -320,26 +338,6 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
-fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let s = Option::<String>::deserialize(d)?;
-    s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom))
-        .transpose()
-}
-
-fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Size {
-        N(usize),
-        S(String),
-    }
-    match Option::<Size>::deserialize(d)? {
-        None => Ok(None),
-        Some(Size::N(n)) => Ok(Some(n)),
-        Some(Size::S(s)) => parse_size(&s).map(Some).map_err(serde::de::Error::custom),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +373,33 @@ mod tests {
         assert_eq!(c.max_body_size, 2 << 20);
         assert_eq!(c.retention, Duration::from_secs(86400));
         assert_eq!(c.keys.secret.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn file_values_may_be_numbers_and_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("socfeed.toml");
+        std::fs::write(
+            &file,
+            "queue_len = 16\npublish_rate = 0\nlog = \"memory\"\njwt_secret = \"s\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (c.queue_len, c.publish_rate, c.log),
+            (16, 0, LogBackend::Memory)
+        );
+        std::fs::write(&file, "queue_len = \"many\"\n").unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("queue_len"), "{err}");
     }
 
     #[test]

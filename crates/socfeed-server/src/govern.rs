@@ -2,16 +2,17 @@
 //! filters; a `feed.replay` first when the client resumes; `feed.heartbeat` pings.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::{Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use socfeed_proto::govern::{self, ClientMsg};
-use socfeed_proto::{Channel, CloseCode, Filters, Role, TenantId};
+use socfeed_proto::{Channel, CloseCode, Filters, TenantId};
 
-use crate::auth::{self, Denied, Principal};
+use crate::admit::{self, Admitted, Refusal};
 use crate::delivery::{Delivery, Dialect};
 use crate::feed::{self, FeedRequest};
 use crate::session::{self, Fault, Protocol};
@@ -21,38 +22,33 @@ use crate::ws::WsConn;
 
 pub async fn handler(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let found = auth::find_token(&headers, query.get("token").map(String::as_str));
-    let principal = auth::authenticate(
-        &state.verifier,
-        &state.metrics,
-        found.map(|f| f.0),
-        Role::Subscriber,
-    );
-    let ws = crate::aisoc::configure(ws, &state, found.map(|f| f.1));
+    let (admitted, source) = admit::admit(&state, &headers, &query, peer.ip());
+    let ws = crate::aisoc::configure(ws, &state, source);
     let request = FeedRequest::parse(&query, &headers, state.config.replay_window);
-    ws.on_upgrade(move |socket| run(socket, state, principal, request))
+    ws.on_upgrade(move |socket| run(socket, state, admitted, request))
 }
 
 async fn run(
     socket: WebSocket,
     state: Arc<AppState>,
-    principal: Result<Principal, Denied>,
+    admitted: Result<Admitted, Refusal>,
     request: FeedRequest,
 ) {
     let _task = state.sessions.token();
     let _conn = ConnectionGuard::new(&state.metrics);
     let mut conn = WsConn::new(socket, &state);
-    let (claims, tenant) = match principal {
-        Ok(Principal {
-            claims,
-            tenant: Some(tenant),
-        }) => (claims, tenant),
-        Ok(_) => return conn.close(CloseCode::FORBIDDEN, "").await,
-        Err(denied) => return conn.close(denied.close_code(), denied.message()).await,
+    let Admitted {
+        claims,
+        tenant,
+        slot: _slot,
+    } = match admitted {
+        Ok(a) => a,
+        Err(refusal) => return conn.close(refusal.code, &refusal.message).await,
     };
     let (registration, queue) = state.hub.register(tenant.clone(), state.config.queue_len);
     conn.overflow = registration.overflow().clone();

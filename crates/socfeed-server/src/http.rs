@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 
 use crate::state::AppState;
-use crate::{aisoc, govern, ingest, sse};
+use crate::{aisoc, govern, ingest, sse, ticket_route};
 
 /// The live feed page served at `/`.
 const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -26,6 +26,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/events",
             post(ingest::handler).layer(DefaultBodyLimit::max(body_limit)),
         )
+        .route("/v1/tickets", post(ticket_route::handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -23,6 +23,8 @@ use crate::state::AppState;
 pub struct PublishError {
     status: StatusCode,
     reply: ErrorReply,
+    /// Seconds to send as `Retry-After` (429).
+    retry_after: Option<u64>,
 }
 
 impl PublishError {
@@ -39,13 +41,20 @@ impl PublishError {
                 message: message.into(),
                 index,
             },
+            retry_after: None,
         }
     }
 }
 
 impl IntoResponse for PublishError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.reply)).into_response()
+        let mut response = (self.status, Json(self.reply)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -102,6 +111,24 @@ pub async fn handler(
             Some(index),
         ),
     })?;
+    let publisher = format!("{}|{}", principal.claims.tenant_id, principal.claims.sub);
+    if let Err(wait) = state
+        .limits
+        .publish(&publisher, inputs.len(), Instant::now())
+    {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut err = PublishError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "publish rate of {} events/s exceeded; retry in {secs}s",
+                state.config.publish_rate
+            ),
+            None,
+        );
+        err.retry_after = Some(secs);
+        return Err(err);
+    }
     let drafts = drafts(&principal, inputs, socfeed_log::now_ms())?;
     let started = Instant::now();
     let appended = state.log.append(drafts).await.map_err(|e| {

@@ -9,6 +9,8 @@
 //! shutdown future resolves, then closes sessions with 1001 and flushes the log. Tests and the
 //! `socfeed` binary both go through here.
 
+pub mod accept;
+pub mod admit;
 pub mod aisoc;
 pub mod auth;
 pub mod config;
@@ -19,6 +21,7 @@ pub mod govern;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod limits;
 pub mod metrics;
 pub mod replay;
 pub mod retention;
@@ -26,6 +29,8 @@ pub mod session;
 pub mod sse;
 pub mod state;
 pub mod subscriptions;
+pub mod ticket_route;
+pub mod tickets;
 pub mod ws;
 
 use std::future::Future;
@@ -92,12 +97,15 @@ impl Server {
                 })?)
             }
         };
+        let limits = limits::Limits::new(&config);
         let state = Arc::new(AppState {
             config,
             log,
             hub,
             verifier,
             metrics,
+            limits,
+            tickets: tickets::Tickets::default(),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
         });
@@ -145,20 +153,24 @@ impl Server {
             background,
         } = self;
         let token = state.shutdown.clone();
-        let app =
-            http::router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
-        let signal = {
+        let router = http::router(Arc::clone(&state));
+        let watcher = {
             let token = token.clone();
-            async move {
+            tokio::spawn(async move {
                 tokio::select! {
                     () = shutdown => token.cancel(),
                     () = token.cancelled() => {}
                 }
-            }
+            })
         };
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await;
+        accept::serve(
+            listener,
+            router,
+            token.clone(),
+            state.config.handshake_timeout,
+        )
+        .await;
+        watcher.abort();
         token.cancel();
         state.sessions.close();
         if tokio::time::timeout(SESSION_DRAIN, state.sessions.wait())
@@ -172,7 +184,7 @@ impl Server {
         if let Err(e) = state.log.close().await {
             tracing::error!(error = %e, "closing the event log");
         }
-        served.map_err(ServeError::Io)
+        Ok(())
     }
 }
 

@@ -3,12 +3,14 @@
 //! What a dialect adds is its [`Protocol`]: how it answers client text and which frames it wants.
 
 use std::future::Future;
+use std::time::Instant;
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use socfeed_proto::CloseCode;
 
 use crate::delivery::Delivery;
 use crate::hub::Queue;
+use crate::limits::Bucket;
 use crate::state::AppState;
 use crate::ws::{Ended, Heartbeat, WsConn, expiry, is_too_big};
 
@@ -70,6 +72,8 @@ pub async fn drive<P: Protocol>(
     let mut heartbeat = Heartbeat::new(state.config.heartbeat_interval);
     let mut expires = expiry(exp, state.config.keys.leeway);
     let mut batch = Vec::with_capacity(BATCH);
+    let rate = f64::from(state.config.max_messages_per_second);
+    let mut messages = Bucket::new(rate, Instant::now());
     loop {
         tokio::select! {
             biased;
@@ -92,6 +96,9 @@ pub async fn drive<P: Protocol>(
                     Some(Ok(m)) => m,
                 };
                 heartbeat.heard();
+                if messages.take(1.0, Instant::now()).is_err() {
+                    return (Some(CloseCode::TOO_MANY), "too many messages");
+                }
                 let reply = match msg {
                     Message::Text(text) => protocol.on_text(conn, text.as_str()).await,
                     Message::Binary(_) => Err(Fault::client("bad_request", "binary frames are not supported; send JSON text")),

@@ -6,17 +6,18 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use socfeed_proto::{Channel, Role, TenantId, govern};
+use socfeed_proto::{Channel, TenantId, govern};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{self, Principal};
+use crate::admit::{self, Admitted};
 use crate::delivery::{Delivery, Dialect};
 use crate::feed::{FeedRequest, Replay};
 use crate::hub::{Queue, Registration};
@@ -31,24 +32,17 @@ const PIPE: usize = 16;
 
 pub async fn handler(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let found = auth::find_token(&headers, query.get("token").map(String::as_str));
-    let (claims, tenant) = match auth::authenticate(
-        &state.verifier,
-        &state.metrics,
-        found.map(|f| f.0),
-        Role::Subscriber,
-    ) {
-        Ok(Principal {
-            claims,
-            tenant: Some(tenant),
-        }) => (claims, tenant),
-        Ok(_) => {
-            return (StatusCode::FORBIDDEN, "a \"*\" token cannot subscribe\n").into_response();
-        }
-        Err(denied) => return (denied.status(), format!("{}\n", denied.message())).into_response(),
+    let Admitted {
+        claims,
+        tenant,
+        slot,
+    } = match admit::admit(&state, &headers, &query, peer.ip()).0 {
+        Ok(a) => a,
+        Err(refusal) => return (refusal.status, format!("{}\n", refusal.message)).into_response(),
     };
     let request = FeedRequest::parse(&query, &headers, state.config.replay_window);
     let (registration, queue) = state.hub.register(tenant.clone(), state.config.queue_len);
@@ -61,6 +55,7 @@ pub async fn handler(
     let token = state.sessions.token();
     tokio::spawn(async move {
         let _token = token;
+        let _slot = slot;
         let _conn = ConnectionGuard::new(&task_state.metrics);
         task_state.metrics.subscriptions.inc();
         let mut stream = Stream {

@@ -9,7 +9,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::tickets::Tickets;
 
 pub struct AppState {
     pub config: Config,
@@ -17,6 +19,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub verifier: Verifier,
     pub metrics: Arc<Metrics>,
+    pub limits: Arc<Limits>,
+    pub tickets: Tickets,
     /// Cancelled when the server starts shutting down; sessions then close with 1001.
     pub shutdown: CancellationToken,
     /// Every session holds a token of this tracker; shutdown waits for all of them.

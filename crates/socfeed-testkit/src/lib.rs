@@ -234,6 +234,11 @@ impl WsClient {
             .expect("send");
     }
 
+    /// Sends text; `false` when the connection is already gone.
+    pub async fn try_send_text(&mut self, text: &str) -> bool {
+        self.stream.send(Message::text(text)).await.is_ok()
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.stream.send(Message::text(text)).await.expect("send");
     }

@@ -4,6 +4,7 @@ mod aisoc;
 mod auth;
 mod fanout;
 mod govern;
+mod limits;
 mod ops;
 mod publish;
 mod sse;

@@ -1,0 +1,68 @@
+//! Who may open a feed connection: a verified subscriber of one tenant, within the connection
+//! limits of that tenant and of the client's address.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use axum::http::{HeaderMap, StatusCode};
+use socfeed_proto::{Claims, CloseCode, TenantId};
+
+use crate::auth::{self, Denied, Principal, TokenSource};
+use crate::limits::Slot;
+use crate::state::AppState;
+
+/// An admitted subscriber; its connection slot is held until this is dropped.
+pub struct Admitted {
+    pub claims: Claims,
+    pub tenant: TenantId,
+    pub slot: Slot,
+}
+
+/// A refused connection: the WebSocket close code or the HTTP status, and why.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub code: CloseCode,
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl From<Denied> for Refusal {
+    fn from(d: Denied) -> Refusal {
+        Refusal {
+            code: d.close_code(),
+            status: d.status(),
+            message: d.message().to_owned(),
+        }
+    }
+}
+
+/// Authenticates a feed request and takes a connection slot.
+pub fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    ip: IpAddr,
+) -> (Result<Admitted, Refusal>, Option<TokenSource>) {
+    let (principal, source) = auth::authenticate_feed(state, headers, query);
+    let admitted = principal.map_err(Refusal::from).and_then(|p| match p {
+        Principal {
+            claims,
+            tenant: Some(tenant),
+        } => match state.limits.admit(&tenant, ip) {
+            Ok(slot) => Ok(Admitted {
+                claims,
+                tenant,
+                slot,
+            }),
+            Err(e) => Err(Refusal {
+                code: CloseCode::TOO_MANY,
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: e.to_string(),
+            }),
+        },
+        Principal { tenant: None, .. } => Err(Refusal::from(Denied::Forbidden(
+            "a \"*\" token cannot subscribe".into(),
+        ))),
+    });
+    (admitted, source)
+}

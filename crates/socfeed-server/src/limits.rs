@@ -1,0 +1,211 @@
+//! Limits that keep one tenant, one address or one client from taking the server down:
+//! connections per tenant and per IP (4029 / 429), messages per second per connection (4029),
+//! events per second per publisher token (429 with `Retry-After`).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use socfeed_proto::TenantId;
+
+use crate::config::Config;
+
+/// Which connection limit was hit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error("too many connections for this tenant (limit {0})")]
+    Tenant(usize),
+    #[error("too many connections from this address (limit {0})")]
+    Ip(usize),
+}
+
+/// Publisher buckets kept at most; idle ones are dropped first.
+const MAX_PUBLISHERS: usize = 100_000;
+
+/// Connection counts and publish buckets.
+pub struct Limits {
+    per_tenant: usize,
+    per_ip: usize,
+    publish_rate: u32,
+    counts: Mutex<Counts>,
+    publishers: Mutex<HashMap<String, Bucket>>,
+}
+
+#[derive(Default)]
+struct Counts {
+    tenants: HashMap<TenantId, usize>,
+    ips: HashMap<IpAddr, usize>,
+}
+
+impl Limits {
+    pub fn new(config: &Config) -> Arc<Limits> {
+        Arc::new(Limits {
+            per_tenant: config.max_connections_per_tenant,
+            per_ip: config.max_connections_per_ip,
+            publish_rate: config.publish_rate,
+            counts: Mutex::default(),
+            publishers: Mutex::default(),
+        })
+    }
+
+    /// Takes a connection slot for `tenant` from `ip`; the slot is given back when dropped.
+    pub fn admit(self: &Arc<Limits>, tenant: &TenantId, ip: IpAddr) -> Result<Slot, LimitError> {
+        let mut c = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if c.ips.get(&ip).copied().unwrap_or(0) >= self.per_ip {
+            return Err(LimitError::Ip(self.per_ip));
+        }
+        if c.tenants.get(tenant).copied().unwrap_or(0) >= self.per_tenant {
+            return Err(LimitError::Tenant(self.per_tenant));
+        }
+        *c.ips.entry(ip).or_default() += 1;
+        *c.tenants.entry(tenant.clone()).or_default() += 1;
+        Ok(Slot {
+            limits: Arc::clone(self),
+            tenant: tenant.clone(),
+            ip,
+        })
+    }
+
+    fn release(&self, tenant: &TenantId, ip: IpAddr) {
+        let mut c = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        decrement(&mut c.ips, &ip);
+        decrement(&mut c.tenants, tenant);
+    }
+
+    /// Charges `events` to the publisher `key`; `Err(retry_after)` when over its rate.
+    pub fn publish(&self, key: &str, events: usize, now: Instant) -> Result<(), Duration> {
+        if self.publish_rate == 0 {
+            return Ok(());
+        }
+        let mut buckets = self
+            .publishers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if buckets.len() >= MAX_PUBLISHERS && !buckets.contains_key(key) {
+            buckets.retain(|_, b| !b.is_full(now));
+        }
+        let rate = f64::from(self.publish_rate);
+        let bucket = buckets
+            .entry(key.to_owned())
+            .or_insert_with(|| Bucket::new(rate, now));
+        bucket.take(events as f64, now)
+    }
+}
+
+fn decrement<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = map.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
+}
+
+/// A held connection slot.
+pub struct Slot {
+    limits: Arc<Limits>,
+    tenant: TenantId,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.limits.release(&self.tenant, self.ip);
+    }
+}
+
+/// A token bucket: `rate` tokens a second, holding at most twice that.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    pub fn new(rate: f64, now: Instant) -> Bucket {
+        Bucket {
+            rate,
+            tokens: rate * 2.0,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
+        self.last = now;
+    }
+
+    fn is_full(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= self.rate * 2.0
+    }
+
+    /// Takes `n` tokens, or says how long until they are there (nothing is taken then).
+    pub fn take(&mut self, n: f64, now: Instant) -> Result<(), Duration> {
+        self.refill(now);
+        if self.tokens >= n {
+            self.tokens -= n;
+            Ok(())
+        } else {
+            let wait = (n - self.tokens) / self.rate;
+            Err(Duration::from_secs_f64(wait.min(3600.0)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn limits(per_tenant: usize, per_ip: usize, publish_rate: u32) -> Arc<Limits> {
+        let mut c = Config::for_tests(std::path::Path::new("/nonexistent"), "s");
+        c.max_connections_per_tenant = per_tenant;
+        c.max_connections_per_ip = per_ip;
+        c.publish_rate = publish_rate;
+        Limits::new(&c)
+    }
+
+    #[test]
+    fn connection_slots_are_counted_and_given_back() {
+        let l = limits(2, 3, 0);
+        let a = TenantId::parse("a").unwrap();
+        let b = TenantId::parse("b").unwrap();
+        let ip1 = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let ip2 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let s1 = l.admit(&a, ip1).unwrap();
+        let _s2 = l.admit(&a, ip2).unwrap();
+        assert_eq!(l.admit(&a, ip1).err(), Some(LimitError::Tenant(2)));
+        let _s3 = l.admit(&b, ip1).unwrap();
+        let _s4 = l.admit(&b, ip1).unwrap();
+        assert_eq!(l.admit(&b, ip1).err(), Some(LimitError::Ip(3)));
+        drop(s1);
+        assert!(l.admit(&a, ip2).is_ok());
+    }
+
+    #[test]
+    fn publish_buckets_refill_at_the_rate() {
+        let l = limits(1, 1, 10);
+        let t0 = Instant::now();
+        assert!(l.publish("k", 20, t0).is_ok(), "burst of twice the rate");
+        let wait = l.publish("k", 5, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.5).abs() < 0.01, "{wait:?}");
+        assert!(l.publish("other", 5, t0).is_ok());
+        assert!(l.publish("k", 5, t0 + Duration::from_millis(500)).is_ok());
+        assert!(
+            limits(1, 1, 0).publish("k", 1_000_000, t0).is_ok(),
+            "0 = unlimited"
+        );
+    }
+
+    #[test]
+    fn a_bucket_refuses_more_than_it_can_hold_without_taking() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(2.0, t0);
+        assert!(b.take(5.0, t0).is_err());
+        assert!(b.take(4.0, t0).is_ok());
+    }
+}

@@ -1,0 +1,48 @@
+//! `POST /v1/tickets`: a subscriber trades its Bearer token for a single-use ticket valid 30 s,
+//! accepted as `?ticket=` by `/ws`, `/v1/soc/feed` and `/v1/soc/feed/sse`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use socfeed_proto::Role;
+
+use crate::auth;
+use crate::state::AppState;
+use crate::tickets::TTL;
+
+pub async fn handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let token = auth::find_token(&headers, None).map(|(t, _)| t);
+    let principal =
+        match auth::authenticate(&state.verifier, &state.metrics, token, Role::Subscriber) {
+            Ok(p) => p,
+            Err(d) => {
+                let code = if d.status() == StatusCode::FORBIDDEN {
+                    "forbidden"
+                } else {
+                    "unauthorized"
+                };
+                return (
+                    d.status(),
+                    Json(json!({"error": code, "message": d.message()})),
+                )
+                    .into_response();
+            }
+        };
+    match state.tickets.issue(principal.claims, Instant::now()) {
+        Ok(ticket) => (
+            StatusCode::CREATED,
+            Json(json!({"ticket": ticket, "expires_in": TTL.as_secs()})),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"error": "rate_limited", "message": e.to_string()})),
+        )
+            .into_response(),
+    }
+}

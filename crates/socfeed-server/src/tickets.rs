@@ -1,0 +1,81 @@
+//! Single-use connection tickets: `POST /v1/tickets` trades a Bearer token for a short-lived ticket
+//! that `?ticket=` accepts on the feed endpoints, so tokens stay out of URLs (and proxy logs).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
+
+use socfeed_proto::Claims;
+
+/// How long a ticket is valid.
+pub const TTL: Duration = Duration::from_secs(30);
+/// Outstanding tickets kept at most (expired ones are dropped first).
+const MAX_OUTSTANDING: usize = 100_000;
+
+/// Why a ticket could not be issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("too many outstanding tickets; try again shortly")]
+pub struct TooMany;
+
+/// The outstanding tickets.
+#[derive(Default)]
+pub struct Tickets {
+    map: Mutex<HashMap<String, (Claims, Instant)>>,
+}
+
+impl Tickets {
+    /// Issues a ticket carrying `claims`, valid for [`TTL`].
+    pub fn issue(&self, claims: Claims, now: Instant) -> Result<String, TooMany> {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= MAX_OUTSTANDING {
+            map.retain(|_, (_, expires)| *expires > now);
+            if map.len() >= MAX_OUTSTANDING {
+                return Err(TooMany);
+            }
+        }
+        let ticket = format!(
+            "tkt_{:016x}{:016x}",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        );
+        map.insert(ticket.clone(), (claims, now + TTL));
+        Ok(ticket)
+    }
+
+    /// Redeems a ticket once: its claims when it exists and has not expired.
+    pub fn redeem(&self, ticket: &str, now: Instant) -> Option<Claims> {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let (claims, expires) = map.remove(ticket)?;
+        (expires > now).then_some(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socfeed_proto::Role;
+
+    #[test]
+    fn tickets_are_single_use_and_expire() {
+        let t = Tickets::default();
+        let claims = Claims {
+            sub: "u".into(),
+            tenant_id: "t".into(),
+            exp: u64::MAX,
+            roles: vec![Role::Subscriber],
+            channels: None,
+            iss: None,
+            aud: None,
+            nbf: None,
+            iat: None,
+        };
+        let now = Instant::now();
+        let a = t.issue(claims.clone(), now).unwrap();
+        assert_eq!(t.redeem(&a, now).unwrap().sub, "u");
+        assert!(t.redeem(&a, now).is_none(), "single use");
+        let b = t.issue(claims, now).unwrap();
+        assert!(t.redeem(&b, now + TTL).is_none(), "expired");
+        assert!(t.redeem("tkt_unknown", now).is_none());
+    }
+}

@@ -1,0 +1,197 @@
+//! Limits (PROTOCOL §6): connections per tenant and per IP, messages per second, subscriptions per
+//! connection, publish rate, handshake timeout; and single-use tickets.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use socfeed_proto::Role;
+use socfeed_testkit::{SseClient, TestServer, WsClient, pub_token, sub_token, token};
+
+fn ws_url(s: &TestServer, tenant: &str) -> String {
+    format!("{}?token={}", s.ws("/ws"), sub_token(tenant))
+}
+
+#[tokio::test]
+async fn connections_per_tenant_are_capped_with_4029_and_429() {
+    let s = TestServer::start_with(|c| c.max_connections_per_tenant = 2).await;
+    let mut a = WsClient::connect(&ws_url(&s, "acme")).await;
+    a.subscribe("all", None).await;
+    let mut b = WsClient::connect(&format!(
+        "{}?token={}",
+        s.ws("/v1/soc/feed"),
+        sub_token("acme")
+    ))
+    .await;
+    b.send_json(&json!({"action":"subscribe","filters":{}}))
+        .await;
+    b.next_non_ping().await;
+    let mut c = WsClient::connect(&ws_url(&s, "acme")).await;
+    let closed = c.expect_close().await;
+    assert_eq!(closed.code, 4029);
+    assert!(closed.reason.contains("tenant"), "{closed:?}");
+    let sse = SseClient::connect(
+        &format!("{}?token={}", s.http("/v1/soc/feed/sse"), sub_token("acme")),
+        &[],
+    )
+    .await;
+    assert_eq!(sse.status, 429);
+    // Another tenant is unaffected, and a freed slot can be taken again.
+    WsClient::connect(&ws_url(&s, "globex"))
+        .await
+        .subscribe("all", None)
+        .await;
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    WsClient::connect(&ws_url(&s, "acme"))
+        .await
+        .subscribe("all", None)
+        .await;
+}
+
+#[tokio::test]
+async fn connections_per_ip_are_capped() {
+    let s = TestServer::start_with(|c| c.max_connections_per_ip = 2).await;
+    let mut a = WsClient::connect(&ws_url(&s, "t1")).await;
+    a.subscribe("all", None).await;
+    let mut b = WsClient::connect(&ws_url(&s, "t2")).await;
+    b.subscribe("all", None).await;
+    let closed = WsClient::connect(&ws_url(&s, "t3"))
+        .await
+        .expect_close()
+        .await;
+    assert_eq!(closed.code, 4029);
+    assert!(closed.reason.contains("address"), "{closed:?}");
+}
+
+#[tokio::test]
+async fn message_floods_close_with_4029() {
+    let s = TestServer::start_with(|c| c.max_messages_per_second = 5).await;
+    let mut c = WsClient::connect(&ws_url(&s, "acme")).await;
+    for _ in 0..30 {
+        if !c.try_send_text(r#"{"type":"pong"}"#).await {
+            break;
+        }
+    }
+    assert_eq!(c.expect_close().await.code, 4029);
+}
+
+#[tokio::test]
+async fn subscriptions_per_connection_are_capped() {
+    let s = TestServer::start_with(|c| c.max_subscriptions = 2).await;
+    let mut c = WsClient::connect(&ws_url(&s, "acme")).await;
+    c.subscribe("alerts", None).await;
+    c.subscribe("cases", None).await;
+    c.send_json(&json!({"type":"subscribe","channel":"ueba"}))
+        .await;
+    let e = c.next_non_ping().await;
+    assert_eq!(e["payload"]["code"], "too_many_subscriptions");
+    c.subscribe("alerts", None).await;
+    c.send_json(&json!({"type":"unsubscribe","channel":"cases"}))
+        .await;
+    c.next_non_ping().await;
+    c.subscribe("ueba", None).await;
+}
+
+#[tokio::test]
+async fn publishers_over_their_rate_get_429_with_retry_after() {
+    let s = TestServer::start_with(|c| c.publish_rate = 10).await;
+    let t = pub_token("acme");
+    let batch = |n: usize| {
+        Value::Array(
+            (0..n)
+                .map(|_| json!({"type":"alert.created","payload":{}}))
+                .collect(),
+        )
+    };
+    assert_eq!(
+        s.publish(&t, &batch(20)).await.0,
+        202,
+        "a burst of twice the rate"
+    );
+    let resp = reqwest::Client::new()
+        .post(s.http("/v1/events"))
+        .bearer_auth(&t)
+        .json(&batch(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited");
+    // Another publisher of the same tenant has its own budget.
+    let other = socfeed_auth::Minter::hs256(socfeed_testkit::SECRET)
+        .mint(&socfeed_auth::claims(
+            "acme",
+            "other-engine",
+            &[Role::Publisher],
+            None,
+            Duration::from_secs(60),
+        ))
+        .unwrap();
+    assert_eq!(s.publish(&other, &batch(5)).await.0, 202);
+}
+
+#[tokio::test]
+async fn slow_handshakes_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(|c| c.handshake_timeout = Duration::from_millis(300)).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(socfeed_testkit::WAIT, tcp.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server closed the half-sent request");
+}
+
+#[tokio::test]
+async fn tickets_are_single_use_and_keep_tokens_out_of_urls() {
+    let s = TestServer::start().await;
+    let ticket = |t: String| {
+        let url = s.http("/v1/tickets");
+        async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = ticket(sub_token("acme")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["expires_in"], 30);
+    let t = body["ticket"].as_str().unwrap().to_owned();
+    let mut c = WsClient::connect(&format!("{}?ticket={t}", s.ws("/ws"))).await;
+    c.subscribe("all", None).await;
+    let seq = s
+        .publish_one(&pub_token("acme"), "alert.created", json!({}))
+        .await;
+    assert_eq!(c.next_non_ping().await["seq"], seq);
+    // Used once: refused on every endpoint.
+    let reuse = WsClient::connect(&format!("{}?ticket={t}", s.ws("/v1/soc/feed")))
+        .await
+        .expect_close()
+        .await;
+    assert_eq!(reuse.code, 4001);
+    let sse = SseClient::connect(&format!("{}?ticket={t}", s.http("/v1/soc/feed/sse")), &[]).await;
+    assert_eq!(sse.status, 401);
+    let (_, body) = ticket(sub_token("acme")).await;
+    let fresh = body["ticket"].as_str().unwrap();
+    let sse = SseClient::connect(
+        &format!("{}?ticket={fresh}", s.http("/v1/soc/feed/sse")),
+        &[],
+    )
+    .await;
+    assert_eq!(sse.status, 200);
+    assert_eq!(ticket("bad".into()).await.0, 401);
+    assert_eq!(ticket(token("acme", &[Role::Publisher])).await.0, 403);
+}
