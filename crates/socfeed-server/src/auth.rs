@@ -126,7 +126,7 @@ pub fn authenticate_feed(
     }
     let found = find_token(headers, query.get("token").map(String::as_str));
     let result = authenticate(
-        &state.verifier,
+        &state.verifier(),
         &state.metrics,
         found.map(|f| f.0),
         Role::Subscriber,

@@ -64,15 +64,15 @@ pub async fn handler(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<PublishReply>), PublishError> {
     let token = auth::find_token(&headers, None).map(|(t, _)| t);
-    let principal = auth::authenticate(&state.verifier, &state.metrics, token, Role::Publisher)
+    let principal = auth::authenticate(&state.verifier(), &state.metrics, token, Role::Publisher)
         .map_err(|d| {
-            let code = if d.status() == StatusCode::FORBIDDEN {
-                "forbidden"
-            } else {
-                "unauthorized"
-            };
-            PublishError::new(d.status(), code, d.message(), None)
-        })?;
+        let code = if d.status() == StatusCode::FORBIDDEN {
+            "forbidden"
+        } else {
+            "unauthorized"
+        };
+        PublishError::new(d.status(), code, d.message(), None)
+    })?;
     let body = body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {

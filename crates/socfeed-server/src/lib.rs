@@ -102,7 +102,7 @@ impl Server {
             config,
             log,
             hub,
-            verifier,
+            verifier: std::sync::RwLock::new(Arc::new(verifier)),
             metrics,
             limits,
             tickets: tickets::Tickets::default(),
@@ -124,6 +124,11 @@ impl Server {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// A handle that reloads the key files (for SIGHUP) while the server runs.
+    pub fn key_reloader(&self) -> KeyReloader {
+        KeyReloader(Arc::clone(&self.state))
     }
 
     /// The server's event log (for in-process publishers such as the demo generator).
@@ -185,6 +190,17 @@ impl Server {
             tracing::error!(error = %e, "closing the event log");
         }
         Ok(())
+    }
+}
+
+/// Reloads token keys from the configured files without dropping connections.
+#[derive(Clone)]
+pub struct KeyReloader(Arc<AppState>);
+
+impl KeyReloader {
+    /// Re-reads the key files; on error the keys in force stay.
+    pub fn reload(&self) -> Result<(), socfeed_auth::KeyError> {
+        self.0.reload_keys()
     }
 }
 

@@ -1,6 +1,6 @@
 //! What every request handler and session shares.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use socfeed_auth::Verifier;
 use socfeed_log::SharedLog;
@@ -17,7 +17,8 @@ pub struct AppState {
     pub config: Config,
     pub log: SharedLog,
     pub hub: Arc<Hub>,
-    pub verifier: Verifier,
+    /// Token keys; swapped whole on reload (SIGHUP), never edited in place.
+    pub verifier: RwLock<Arc<Verifier>>,
     pub metrics: Arc<Metrics>,
     pub limits: Arc<Limits>,
     pub tickets: Tickets,
@@ -25,6 +26,24 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Every session holds a token of this tracker; shutdown waits for all of them.
     pub sessions: TaskTracker,
+}
+
+impl AppState {
+    /// The key set in force now.
+    pub fn verifier(&self) -> Arc<Verifier> {
+        Arc::clone(&self.verifier.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Reloads key files and swaps the key set; on error the old keys stay in force.
+    /// Open connections are not touched.
+    pub fn reload_keys(&self) -> Result<(), socfeed_auth::KeyError> {
+        let fresh = Arc::new(Verifier::from_settings(&self.config.keys)?);
+        *self
+            .verifier
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
+    }
 }
 
 /// Counts an open connection in the `connections` gauge for as long as it lives.

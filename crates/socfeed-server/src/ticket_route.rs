@@ -18,7 +18,7 @@ use crate::tickets::TTL;
 pub async fn handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let token = auth::find_token(&headers, None).map(|(t, _)| t);
     let principal =
-        match auth::authenticate(&state.verifier, &state.metrics, token, Role::Subscriber) {
+        match auth::authenticate(&state.verifier(), &state.metrics, token, Role::Subscriber) {
             Ok(p) => p,
             Err(d) => {
                 let code = if d.status() == StatusCode::FORBIDDEN {

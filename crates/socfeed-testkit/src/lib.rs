@@ -26,6 +26,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// A socfeed server running in this process on an ephemeral port.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Reloads the key files, as SIGHUP does for the binary.
+    pub keys: socfeed_server::KeyReloader,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -52,6 +54,7 @@ impl TestServer {
             .expect("bind");
         let server = Server::bind(listener, config).await.expect("server starts");
         let addr = server.local_addr().expect("local addr");
+        let keys = server.key_reloader();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             server
@@ -63,6 +66,7 @@ impl TestServer {
         });
         TestServer {
             addr,
+            keys,
             dir,
             stop: Some(stop),
             task: Some(task),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use socfeed_proto::{Claims, Role};
 use socfeed_testkit::{SECRET, TestServer, WsClient, token, token_with};
 
@@ -137,6 +137,12 @@ async fn public_keys_and_jwks_verify_tokens_and_nothing_else() {
         close_code(&s, &format!("?token={}", mint(&claims(), SECRET))).await,
         4001
     );
+    // Algorithm confusion: HS256 "signed" with the configured public keys' bytes.
+    for public in ["ec_public.pem", "rsa_public.pem"] {
+        let bytes = std::fs::read(key(public)).unwrap();
+        let forged = forge(&json!({"alg":"HS256"}), &good_claims(), Some(&bytes));
+        assert_eq!(close_code(&s, &format!("?token={forged}")).await, 4001, "{public}");
+    }
     let wrong_kid = socfeed_auth::Minter::from_private_pem_file(key("rsa_private.pem"))
         .unwrap()
         .with_kid("rsa-2");
@@ -148,4 +154,160 @@ async fn public_keys_and_jwks_verify_tokens_and_nothing_else() {
         .await,
         4001
     );
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token with an arbitrary header and claims, HMAC-signed with `key` (or unsigned).
+fn forge(header: &Value, claims: &Value, key: Option<&[u8]>) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let sig = match key {
+        Some(k) => {
+            let key = jsonwebtoken::EncodingKey::from_secret(k);
+            jsonwebtoken::crypto::sign(
+                signing_input.as_bytes(),
+                &key,
+                jsonwebtoken::Algorithm::HS256,
+            )
+            .unwrap()
+        }
+        None => String::new(),
+    };
+    format!("{signing_input}.{sig}")
+}
+
+fn good_claims() -> Value {
+    json!({"sub":"tester","tenant_id":"acme","exp": now() + 600, "roles":["subscriber","publisher"]})
+}
+
+/// Known JWT attacks, each refused with 4001 on the WebSocket and 401 on publish.
+#[tokio::test]
+async fn known_jwt_attacks_are_refused_with_4001_and_401() {
+    let s = TestServer::start_with(|c| {
+        c.keys.public_key_pem = Some(key("rsa_public.pem"));
+        c.keys.issuer = Some("https://idp.example".into());
+        c.keys.audience = Some("socfeed".into());
+    })
+    .await;
+    let hs = json!({"alg":"HS256","typ":"JWT"});
+    let mut claims = good_claims();
+    claims["iss"] = json!("https://idp.example");
+    claims["aud"] = json!("socfeed");
+    let ok = forge(&hs, &claims, Some(SECRET.as_bytes()));
+    let with = |patch: Value| {
+        let mut c = claims.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        forge(&hs, &c, Some(SECRET.as_bytes()))
+    };
+    let rsa_public = std::fs::read(key("rsa_public.pem")).unwrap();
+    let cases = vec![
+        (
+            "alg none",
+            forge(&json!({"alg":"none","typ":"JWT"}), &claims, None),
+        ),
+        ("alg None", forge(&json!({"alg":"None"}), &claims, None)),
+        (
+            "HS256 keyed with the RSA public key",
+            forge(&hs, &claims, Some(&rsa_public)),
+        ),
+        (
+            "unknown kid",
+            forge(
+                &json!({"alg":"HS256","kid":"nope"}),
+                &claims,
+                Some(SECRET.as_bytes()),
+            ),
+        ),
+        ("exp as a string", with(json!({"exp": "tomorrow"}))),
+        ("roles as a string", with(json!({"roles": "subscriber"}))),
+        ("tenant as a number", with(json!({"tenant_id": 7}))),
+        ("no exp", with(json!({"exp": null}))),
+        ("no sub", with(json!({"sub": null}))),
+        ("nbf in the future", with(json!({"nbf": now() + 600}))),
+        ("expired", with(json!({"exp": now() - 10}))),
+        ("wrong iss", with(json!({"iss": "https://evil.example"}))),
+        ("no iss", with(json!({"iss": null}))),
+        ("wrong aud", with(json!({"aud": "other-service"}))),
+        ("huge token", with(json!({"pad": "x".repeat(20_000)}))),
+        ("wrong secret", forge(&hs, &claims, Some(b"guessed"))),
+        ("garbage", "a.b.c".to_owned()),
+    ];
+    accepted(&s, &ok).await;
+    for (name, t) in cases {
+        assert_eq!(close_code(&s, &format!("?token={t}")).await, 4001, "{name}");
+        let (status, _) = s
+            .publish(&t, &json!({"type":"alert.created","payload":{}}))
+            .await;
+        assert_eq!(status, 401, "{name}");
+    }
+}
+
+/// Asserts that a connection with `token` is accepted.
+async fn accepted(s: &TestServer, token: &str) {
+    let mut c = WsClient::connect(&format!("{}?token={token}", s.ws("/ws"))).await;
+    c.subscribe("all", None).await;
+}
+
+#[tokio::test]
+async fn key_files_reload_without_dropping_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("key.pem");
+    std::fs::copy(key("rsa_public.pem"), &pem).unwrap();
+    let s = TestServer::start_with(|c| {
+        c.keys.secret = None;
+        c.keys.public_key_pem = Some(pem.clone());
+    })
+    .await;
+    let old = socfeed_auth::Minter::from_private_pem_file(key("rsa_private.pem")).unwrap();
+    let new = socfeed_auth::Minter::from_private_pem_file(key("rsa2_private.pem")).unwrap();
+    let mut open = WsClient::connect(&format!(
+        "{}?token={}",
+        s.ws("/ws"),
+        old.mint(&claims()).unwrap()
+    ))
+    .await;
+    open.subscribe("all", None).await;
+
+    std::fs::copy(key("rsa2_public.pem"), &pem).unwrap();
+    s.keys.reload().unwrap();
+    assert_eq!(
+        close_code(&s, &format!("?token={}", old.mint(&claims()).unwrap())).await,
+        4001
+    );
+    let mut fresh = WsClient::connect(&format!(
+        "{}?token={}",
+        s.ws("/ws"),
+        new.mint(&claims()).unwrap()
+    ))
+    .await;
+    fresh.subscribe("all", None).await;
+
+    // A broken file keeps the keys in force.
+    std::fs::write(&pem, "not a key").unwrap();
+    assert!(s.keys.reload().is_err());
+    WsClient::connect(&format!(
+        "{}?token={}",
+        s.ws("/ws"),
+        new.mint(&claims()).unwrap()
+    ))
+    .await
+    .subscribe("all", None)
+    .await;
+
+    // The first connection never noticed.
+    open.send_json(&json!({"type":"pong"})).await;
+    open.expect_silence(Duration::from_millis(200)).await;
 }
