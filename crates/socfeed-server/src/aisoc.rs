@@ -196,8 +196,14 @@ impl Session {
             .set_interest(&self.subs.interest_with(Some(&channel)));
         let log = &self.state.log;
         let head = log.head(&self.tenant).await.map_err(|_| Fault::Log)?;
+        // A channel this connection already receives is not replayed again (at most once).
+        let covered = if channel.is_all() {
+            self.subs.has(&channel)
+        } else {
+            self.subs.covers(&channel)
+        };
         let plan = match since {
-            Some(since) => Some(
+            Some(since) if !covered => Some(
                 replay::plan(
                     log,
                     &self.tenant,
@@ -208,7 +214,7 @@ impl Session {
                 .await
                 .map_err(|_| Fault::Log)?,
             ),
-            None => None,
+            _ => None,
         };
         let truncated = plan.as_ref().is_some_and(|p| p.truncated);
         conn.send_text(aisoc::subscribed(
@@ -224,7 +230,7 @@ impl Session {
             while let Some(page) = reader.next_page().await.map_err(|_| Fault::Log)? {
                 let frames: Vec<_> = page
                     .iter()
-                    .filter(|d| self.subs.allowed(&d.channel))
+                    .filter(|d| self.subs.allowed(&d.channel) && !self.subs.covers(&d.channel))
                     .map(|d| d.frame(Dialect::Aisoc).clone())
                     .collect();
                 let n = frames.len() as u64;
@@ -233,7 +239,7 @@ impl Session {
                 self.state.metrics.frames_sent.inc_by(n);
             }
         }
-        self.subs.subscribe(&channel, head.seq, plan.is_some());
+        self.subs.subscribe(&channel, head.seq);
         self.registration
             .set_interest(&self.subs.interest_with(None));
         self.set_sub_gauge(self.subs.count());

@@ -120,9 +120,7 @@ async fn start(
             .await?;
         state.metrics.events_replayed.inc_by(sent);
     }
-    session
-        .subs
-        .subscribe(all, head.seq, request.cursor.is_some());
+    session.subs.subscribe(all, head.seq);
     Ok(())
 }
 

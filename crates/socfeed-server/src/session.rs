@@ -3,6 +3,7 @@
 //! What a dialect adds is its [`Protocol`]: how it answers client text and which frames it wants.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::ws::{Message, Utf8Bytes};
@@ -100,7 +101,15 @@ pub async fn drive<P: Protocol>(
                     return (Some(CloseCode::TOO_MANY), "too many messages");
                 }
                 let reply = match msg {
-                    Message::Text(text) => protocol.on_text(conn, text.as_str()).await,
+                    Message::Text(text) => {
+                        // What was queued before this message is delivered under the state it
+                        // was published in, before the message changes subscriptions or filters.
+                        while let Ok(d) = queue.try_recv() {
+                            batch.push(d);
+                        }
+                        if let Err(e) = send_frames(protocol, conn, &mut batch, state).await { return ended(e); }
+                        protocol.on_text(conn, text.as_str()).await
+                    }
                     Message::Binary(_) => Err(Fault::client("bad_request", "binary frames are not supported; send JSON text")),
                     Message::Close(_) => return (Some(CloseCode::NORMAL), ""),
                     Message::Ping(_) | Message::Pong(_) => Ok(()),
@@ -116,11 +125,25 @@ pub async fn drive<P: Protocol>(
             }
             n = queue.recv_many(&mut batch, BATCH) => {
                 if n == 0 { return (Some(CloseCode::GOING_AWAY), ""); }
-                let frames: Vec<Utf8Bytes> = batch.drain(..).filter_map(|d| protocol.frame(&d)).collect();
-                let sent = frames.len() as u64;
-                if let Err(e) = conn.send_batch(frames).await { return ended(e); }
-                state.metrics.frames_sent.inc_by(sent);
+                if let Err(e) = send_frames(protocol, conn, &mut batch, state).await { return ended(e); }
             }
         }
     }
+}
+
+/// Writes the frames of `batch` this session wants, with one flush.
+async fn send_frames<P: Protocol>(
+    protocol: &P,
+    conn: &mut WsConn,
+    batch: &mut Vec<Arc<Delivery>>,
+    state: &AppState,
+) -> Result<(), Ended> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let frames: Vec<Utf8Bytes> = batch.drain(..).filter_map(|d| protocol.frame(&d)).collect();
+    let sent = frames.len() as u64;
+    conn.send_batch(frames).await?;
+    state.metrics.frames_sent.inc_by(sent);
+    Ok(())
 }

@@ -150,7 +150,7 @@ impl Stream<'_> {
             }
             self.state.metrics.events_replayed.inc_by(sent);
         }
-        subs.subscribe(all, head.seq, self.request.cursor.is_some());
+        subs.subscribe(all, head.seq);
         Ok(())
     }
 

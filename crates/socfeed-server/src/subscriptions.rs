@@ -82,28 +82,32 @@ impl Subscriptions {
         }
     }
 
-    /// Records a subscribe of `target` once the head `head` is known. With `replayed`, every
-    /// event of the target up to `head` has just been sent from the log.
-    pub fn subscribe(&mut self, target: &Channel, head: Seq, replayed: bool) {
+    /// Whether live events of `channel` already reach this session (an explicit subscription or
+    /// `all`). A subscribe with `since` replays only channels not yet covered, so that no event is
+    /// delivered twice on one connection.
+    pub fn covers(&self, channel: &Channel) -> bool {
+        self.all.is_some() || self.explicit.contains(channel)
+    }
+
+    /// Records a subscribe of `target` once the head `head` is known. A target newly covered gets
+    /// the head as its floor (a replay, if any, has just sent everything up to it); a target
+    /// already covered keeps its floor.
+    pub fn subscribe(&mut self, target: &Channel, head: Seq) {
         if target.is_all() {
-            if replayed {
-                self.all = Some(self.all.unwrap_or(0).max(head));
-                for floor in self.floors.values_mut() {
-                    *floor = (*floor).max(head);
-                }
-            } else if self.all.is_none() {
+            if self.all.is_none() {
                 self.all = Some(head);
             }
             return;
         }
-        let effective = self.floors.get(target).copied().or(self.all);
-        let floor = match (replayed, effective) {
-            (true, e) => e.unwrap_or(0).max(head),
-            (false, Some(e)) => e,
-            (false, None) => head,
-        };
-        self.floors.insert(target.clone(), floor);
-        self.explicit.insert(target.clone());
+        if self.explicit.insert(target.clone()) {
+            let floor = self
+                .floors
+                .get(target)
+                .copied()
+                .or(self.all)
+                .unwrap_or(head);
+            self.floors.insert(target.clone(), floor);
+        }
     }
 
     /// Removes `target`; other subscriptions keep their floors.
@@ -152,11 +156,11 @@ mod tests {
     fn live_events_pass_only_above_the_floor() {
         let mut s = Subscriptions::new(&claims(None));
         assert!(!s.wants(&ch("alerts"), 1));
-        s.subscribe(&ch("alerts"), 10, false);
+        s.subscribe(&ch("alerts"), 10);
         assert!(!s.wants(&ch("alerts"), 10));
         assert!(s.wants(&ch("alerts"), 11));
         assert!(!s.wants(&ch("cases"), 11));
-        s.subscribe(&ch("all"), 20, false);
+        s.subscribe(&ch("all"), 20);
         assert!(
             s.wants(&ch("alerts"), 15),
             "the alerts subscription still wants 15"
@@ -166,19 +170,21 @@ mod tests {
     }
 
     #[test]
-    fn replay_raises_every_covered_floor() {
+    fn new_coverage_starts_at_the_head_and_old_coverage_keeps_its_floor() {
         let mut s = Subscriptions::new(&claims(None));
-        s.subscribe(&ch("alerts"), 10, false);
-        s.subscribe(&ch("all"), 30, true);
-        assert!(!s.wants(&ch("alerts"), 25), "replayed by the all-subscribe");
-        s.subscribe(&ch("cases"), 40, true);
-        assert!(!s.wants(&ch("cases"), 35));
-        assert!(s.wants(&ch("cases"), 41));
-        s.subscribe(&ch("alerts"), 50, false);
+        s.subscribe(&ch("alerts"), 10);
+        assert!(s.covers(&ch("alerts")) && !s.covers(&ch("cases")));
+        s.subscribe(&ch("all"), 30);
+        assert!(s.wants(&ch("alerts"), 25), "alerts keeps its own floor");
+        assert!(!s.wants(&ch("cases"), 25));
+        assert!(s.covers(&ch("cases")));
+        s.subscribe(&ch("cases"), 40);
         assert!(
-            s.wants(&ch("alerts"), 31),
-            "re-subscribe without since keeps the floor"
+            s.wants(&ch("cases"), 35),
+            "covered by all: keeps all's floor"
         );
+        s.subscribe(&ch("alerts"), 50);
+        assert!(s.wants(&ch("alerts"), 31), "re-subscribe keeps the floor");
     }
 
     #[test]
@@ -189,8 +195,8 @@ mod tests {
             s.interest_with(Some(&ch("alerts"))),
             Interest::Channels(vec![ch("alerts")])
         );
-        s.subscribe(&ch("alerts"), 0, false);
-        s.subscribe(&ch("all"), 0, false);
+        s.subscribe(&ch("alerts"), 0);
+        s.subscribe(&ch("all"), 0);
         assert_eq!(s.interest_with(None), Interest::All);
         assert_eq!(s.count(), 2);
         s.unsubscribe(&ch("all"));
@@ -207,7 +213,7 @@ mod tests {
     #[test]
     fn allow_list_narrows_all() {
         let mut s = Subscriptions::new(&claims(Some(vec!["alerts", "cases"])));
-        s.subscribe(&ch("all"), 0, false);
+        s.subscribe(&ch("all"), 0);
         assert_eq!(
             s.interest_with(None),
             Interest::Channels(vec![ch("alerts"), ch("cases")])

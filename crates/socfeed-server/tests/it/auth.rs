@@ -141,7 +141,11 @@ async fn public_keys_and_jwks_verify_tokens_and_nothing_else() {
     for public in ["ec_public.pem", "rsa_public.pem"] {
         let bytes = std::fs::read(key(public)).unwrap();
         let forged = forge(&json!({"alg":"HS256"}), &good_claims(), Some(&bytes));
-        assert_eq!(close_code(&s, &format!("?token={forged}")).await, 4001, "{public}");
+        assert_eq!(
+            close_code(&s, &format!("?token={forged}")).await,
+            4001,
+            "{public}"
+        );
     }
     let wrong_kid = socfeed_auth::Minter::from_private_pem_file(key("rsa_private.pem"))
         .unwrap()

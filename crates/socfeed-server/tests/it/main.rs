@@ -5,6 +5,7 @@ mod auth;
 mod fanout;
 mod govern;
 mod limits;
+mod model;
 mod ops;
 mod publish;
 mod sse;
