@@ -4,7 +4,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::aisoc::push_json_str;
+use crate::aisoc::{push_json_str, starts_object};
 use crate::event::Event;
 use crate::filter::Filters;
 
@@ -27,6 +27,10 @@ struct Wire {
 
 /// Parses one text frame; the error text is sent back in an `error` event.
 pub fn parse_client(text: &str) -> Result<ClientMsg, String> {
+    // A derived struct also reads a JSON array (`["pong"]`); only an object is a message.
+    if !starts_object(text) {
+        return Err("invalid message: not a JSON object".into());
+    }
     let w: Wire = serde_json::from_str(text).map_err(|e| format!("invalid message: {e}"))?;
     match w.action.as_str() {
         "subscribe" => Ok(ClientMsg::Subscribe {
@@ -134,6 +138,12 @@ impl ReplayBuilder {
         part
     }
 
+    /// The events gathered so far as a part with `more: true` (`None` when there are none), so a
+    /// long replay reaches the client in steps instead of only when a part is full.
+    pub fn flush(&mut self, now_ms: i64) -> Option<String> {
+        (self.count > 0).then(|| self.take(true, now_ms))
+    }
+
     /// The last part.
     pub fn finish(mut self, now_ms: i64) -> String {
         self.take(false, now_ms)
@@ -224,6 +234,29 @@ mod tests {
         assert_eq!(
             v,
             json!({"event":"alert.new","data":{"severity":"high"},"ts":1744123456789u64,"id":"evt_1","seq":3})
+        );
+    }
+
+    /// Found by fuzzing (`govern_client`): a derived struct also reads a JSON array positionally,
+    /// so `["pong"]` was a pong; the same held for `filters` given as a list of four lists.
+    #[test]
+    fn only_an_object_is_a_message() {
+        for text in [
+            r#"["pong"]"#,
+            r#"["subscribe",{"severities":["high"]}]"#,
+            r#"{"action":"subscribe","filters":[["high"],[],[],[]]}"#,
+        ] {
+            assert!(parse_client(text).is_err(), "{text}");
+        }
+        assert_eq!(
+            parse_client("\n {\"action\":\"pong\"}"),
+            Ok(ClientMsg::Pong)
+        );
+        assert_eq!(
+            parse_client(r#"{"action":"subscribe","filters":null}"#),
+            Ok(ClientMsg::Subscribe {
+                filters: Filters::default()
+            })
         );
     }
 }

@@ -192,53 +192,73 @@ impl Session {
                 format!("at most {limit} subscriptions per connection"),
             ));
         }
-        self.registration
-            .set_interest(&self.subs.interest_with(Some(&channel)));
-        let log = &self.state.log;
-        let head = log.head(&self.tenant).await.map_err(|_| Fault::Log)?;
         // A channel this connection already receives is not replayed again (at most once).
         let covered = if channel.is_all() {
             self.subs.has(&channel)
         } else {
             self.subs.covers(&channel)
         };
-        let plan = match since {
-            Some(since) if !covered => Some(
-                replay::plan(
-                    log,
-                    &self.tenant,
-                    &head,
-                    &Cursor::Seq { since, epoch },
-                    socfeed_log::now_ms(),
-                )
-                .await
-                .map_err(|_| Fault::Log)?,
-            ),
-            _ => None,
+        let state = Arc::clone(&self.state);
+        let tenant = self.tenant.clone();
+        let log = &state.log;
+        let Some(since) = since.filter(|_| !covered) else {
+            // Register first, then read the head: live events above it follow the ack.
+            self.registration
+                .set_interest(&self.subs.interest_with(Some(&channel)));
+            let head = log.head(&tenant).await.map_err(|_| Fault::Log)?;
+            conn.send_text(aisoc::subscribed(
+                &channel,
+                head.seq,
+                head.epoch.as_deref(),
+                false,
+            ))
+            .await?;
+            self.subs.subscribe(&channel, head.seq);
+            self.registration
+                .set_interest(&self.subs.interest_with(None));
+            self.set_sub_gauge(self.subs.count());
+            return Ok(());
         };
-        let truncated = plan.as_ref().is_some_and(|p| p.truncated);
+        let head = log.head(&tenant).await.map_err(|_| Fault::Log)?;
+        let plan = replay::plan(
+            log,
+            &tenant,
+            &head,
+            &Cursor::Seq { since, epoch },
+            socfeed_log::now_ms(),
+        )
+        .await
+        .map_err(|_| Fault::Log)?;
         conn.send_text(aisoc::subscribed(
             &channel,
             head.seq,
             head.epoch.as_deref(),
-            truncated,
+            plan.truncated,
         ))
         .await?;
-        if let Some(plan) = &plan {
-            let filter = (!channel.is_all()).then_some(&channel);
-            let mut reader = replay::Reader::new(log, &self.tenant, filter, plan);
-            while let Some(page) = reader.next_page().await.map_err(|_| Fault::Log)? {
-                let frames: Vec<_> = page
-                    .iter()
-                    .filter(|d| self.subs.allowed(&d.channel) && !self.subs.covers(&d.channel))
-                    .map(|d| d.frame(Dialect::Aisoc).clone())
-                    .collect();
-                let n = frames.len() as u64;
-                conn.send_batch(frames).await?;
-                self.state.metrics.events_replayed.inc_by(n);
-                self.state.metrics.frames_sent.inc_by(n);
+        let filter = (!channel.is_all()).then_some(&channel);
+        let mut reader = replay::Reader::new(
+            log,
+            &state.hub.recent,
+            &tenant,
+            filter,
+            &plan,
+            state.config.replay_batch,
+        );
+        // Catch up from the log while far behind, so live events cannot overflow the queue
+        // during a long replay; then register, read the head once more and replay the rest.
+        let slack = (state.config.queue_len / 2) as u64;
+        loop {
+            send_replay(&self.subs, &state, conn, &mut reader).await?;
+            if !reader.fell_behind(slack).await.map_err(|_| Fault::Log)? {
+                break;
             }
         }
+        self.registration
+            .set_interest(&self.subs.interest_with(Some(&channel)));
+        let head = log.head(&tenant).await.map_err(|_| Fault::Log)?;
+        reader.extend_to(head.seq);
+        send_replay(&self.subs, &state, conn, &mut reader).await?;
         self.subs.subscribe(&channel, head.seq);
         self.registration
             .set_interest(&self.subs.interest_with(None));
@@ -251,4 +271,25 @@ impl Session {
         self.state.metrics.subscriptions.inc_by(delta);
         self.counted_subs = now;
     }
+}
+
+/// Sends what `reader` has left, skipping channels the connection already receives.
+async fn send_replay(
+    subs: &Subscriptions,
+    state: &AppState,
+    conn: &mut WsConn,
+    reader: &mut replay::Reader<'_>,
+) -> Result<(), Fault> {
+    while let Some(page) = reader.next_page().await.map_err(|_| Fault::Log)? {
+        let frames: Vec<_> = page
+            .iter()
+            .filter(|d| subs.allowed(&d.channel) && !subs.covers(&d.channel))
+            .map(|d| d.frame(Dialect::Aisoc).clone())
+            .collect();
+        let n = frames.len() as u64;
+        conn.send_batch(frames).await?;
+        state.metrics.events_replayed.inc_by(n);
+        state.metrics.frames_sent.inc_by(n);
+    }
+    Ok(())
 }

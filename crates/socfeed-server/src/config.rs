@@ -103,6 +103,9 @@ settings! {
     replay_window: Duration, "SOCFEED_REPLAY_WINDOW", parse_duration;
     /// Events read from the log per replay batch [default: 512].
     replay_batch: usize, "SOCFEED_REPLAY_BATCH", from_str::<usize>;
+    /// Recent events kept in memory per tenant, so that replays of recent history skip the log;
+    /// 0 turns the cache off [default: 4096].
+    replay_cache: usize, "SOCFEED_REPLAY_CACHE", from_str::<usize>;
     /// Frames a session may have waiting before it is closed as a slow consumer (4008) [default: 1024].
     queue_len: usize, "SOCFEED_QUEUE_LEN", from_str::<usize>;
     /// Largest client message; larger ones close the connection with 1009 [default: 64KiB].
@@ -137,6 +140,7 @@ pub struct Config {
     pub retention: Duration,
     pub replay_window: Duration,
     pub replay_batch: usize,
+    pub replay_cache: usize,
     pub queue_len: usize,
     pub max_message_size: usize,
     pub max_frame_size: usize,
@@ -224,6 +228,7 @@ impl Config {
             retention: a.retention.unwrap_or(Duration::from_secs(24 * 3600)),
             replay_window: a.replay_window.unwrap_or(Duration::from_secs(300)),
             replay_batch: a.replay_batch.unwrap_or(512),
+            replay_cache: a.replay_cache.unwrap_or(4096),
             queue_len: a.queue_len.unwrap_or(1024),
             max_message_size: a.max_message_size.unwrap_or(64 * 1024),
             max_frame_size: a.max_frame_size.unwrap_or(1024 * 1024),

@@ -15,6 +15,7 @@ use socfeed_proto::{Channel, CloseCode, Filters, TenantId};
 use crate::admit::{self, Admitted, Refusal};
 use crate::delivery::{Delivery, Dialect};
 use crate::feed::{self, FeedRequest};
+use crate::hub::Registration;
 use crate::session::{self, Fault, Protocol};
 use crate::state::{AppState, ConnectionGuard};
 use crate::subscriptions::Subscriptions;
@@ -59,9 +60,17 @@ async fn run(
     };
     let all = Channel::parse(socfeed_proto::channel::ALL)
         .unwrap_or_else(|_| unreachable!("`all` is a valid name"));
-    registration.set_interest(&session.subs.interest_with(Some(&all)));
     state.metrics.subscriptions.inc();
-    let (code, reason) = match start(&state, &mut conn, &mut session, &all, &request).await {
+    let started = start(
+        &state,
+        &mut conn,
+        &mut session,
+        &registration,
+        &all,
+        &request,
+    )
+    .await;
+    let (code, reason) = match started {
         Ok(()) => session::drive(&mut session, &mut conn, queue, &state, claims.exp).await,
         Err(Fault::Ended(e)) => (e.close_code(), ""),
         Err(_) => (Some(CloseCode(1011)), "event log unavailable"),
@@ -73,11 +82,13 @@ async fn run(
     }
 }
 
-/// Reports request errors, sends the replay when the client resumes, and sets the seam floor.
+/// Reports request errors, sends the replay when the client resumes, registers for live
+/// events and sets the seam floor.
 async fn start(
     state: &AppState,
     conn: &mut WsConn,
     session: &mut Session,
+    registration: &Registration,
     all: &Channel,
     request: &FeedRequest,
 ) -> Result<(), Fault> {
@@ -86,41 +97,48 @@ async fn start(
         conn.send_text(govern::error("bad_request", err, now))
             .await?;
     }
-    let head = state
-        .log
-        .head(&session.tenant)
-        .await
-        .map_err(|_| Fault::Log)?;
-    if let Some(cursor) = &request.cursor {
-        let mut replay = feed::Replay::start(state, &session.tenant, &head, cursor)
+    let interest = session.subs.interest_with(Some(all));
+    let Some(cursor) = &request.cursor else {
+        let head = feed::register_live(&state.log, &session.tenant, registration, &interest)
             .await
             .map_err(|_| Fault::Log)?;
-        let mut builder = govern::ReplayBuilder::new(
-            replay.from_ms,
-            now,
-            replay.plan.truncated,
-            head.epoch.as_deref(),
-            state.config.max_frame_size,
-        );
-        let mut sent = 0u64;
-        while let Some(page) = replay.next_page().await.map_err(|_| Fault::Log)? {
-            for d in page
-                .iter()
-                .filter(|d| session.subs.allowed(&d.channel) && session.matches(d))
+        session.subs.subscribe(all, head.seq);
+        return Ok(());
+    };
+    let tenant = session.tenant.clone();
+    let mut replay = feed::Replay::start(state, &tenant, registration, interest, cursor)
+        .await
+        .map_err(|_| Fault::Log)?;
+    let mut builder = govern::ReplayBuilder::new(
+        replay.from_ms,
+        now,
+        replay.plan.truncated,
+        replay.epoch.as_deref(),
+        state.config.max_frame_size,
+    );
+    let mut sent = 0u64;
+    while let Some(page) = replay.next_page().await.map_err(|_| Fault::Log)? {
+        let full_page = page.len() >= state.config.replay_batch;
+        for d in page
+            .iter()
+            .filter(|d| session.subs.allowed(&d.channel) && session.matches(d))
+        {
+            sent += 1;
+            if let Some(part) =
+                builder.push(d.frame(Dialect::Govern).as_str(), socfeed_log::now_ms())
             {
-                sent += 1;
-                if let Some(part) =
-                    builder.push(d.frame(Dialect::Govern).as_str(), socfeed_log::now_ms())
-                {
-                    conn.send_text(part).await?;
-                }
+                conn.send_text(part).await?;
             }
         }
-        conn.send_text(builder.finish(socfeed_log::now_ms()))
-            .await?;
-        state.metrics.events_replayed.inc_by(sent);
+        // A part per full log page: a client far behind sees progress at once.
+        if full_page && let Some(part) = builder.flush(socfeed_log::now_ms()) {
+            conn.send_text(part).await?;
+        }
     }
-    session.subs.subscribe(all, head.seq);
+    conn.send_text(builder.finish(socfeed_log::now_ms()))
+        .await?;
+    state.metrics.events_replayed.inc_by(sent);
+    session.subs.subscribe(all, replay.floor());
     Ok(())
 }
 

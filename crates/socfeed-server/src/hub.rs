@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery::Delivery;
 use crate::metrics::Metrics;
+use crate::recent::RecentEvents;
 
 /// The receiving end of a session's queue.
 pub type Queue = mpsc::Receiver<Arc<Delivery>>;
@@ -67,14 +68,18 @@ pub struct Hub {
     tenants: RwLock<HashMap<TenantId, Arc<RwLock<TenantSessions>>>>,
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
+    /// Recent events of each tenant, for replays served from memory.
+    pub recent: RecentEvents,
 }
 
 impl Hub {
-    pub fn new(metrics: Arc<Metrics>) -> Arc<Hub> {
+    /// A hub that keeps the last `recent_per_tenant` events of each tenant for replays.
+    pub fn new(metrics: Arc<Metrics>, recent_per_tenant: usize) -> Arc<Hub> {
         Arc::new(Hub {
             tenants: RwLock::default(),
             next_id: AtomicU64::new(1),
             metrics,
+            recent: RecentEvents::new(recent_per_tenant),
         })
     }
 
@@ -184,11 +189,11 @@ impl Hub {
 
 impl CommitListener for Hub {
     fn committed(&self, events: Vec<Event>) {
-        for event in events {
-            if let Some(d) = Delivery::new(event) {
-                self.broadcast(&d);
-            }
+        let deliveries: Vec<Arc<Delivery>> = events.into_iter().filter_map(Delivery::new).collect();
+        for d in &deliveries {
+            self.broadcast(d);
         }
+        self.recent.push(&deliveries);
     }
 }
 
@@ -246,7 +251,7 @@ mod tests {
 
     #[test]
     fn routes_by_tenant_and_channel() {
-        let hub = Hub::new(Arc::new(Metrics::new()));
+        let hub = Hub::new(Arc::new(Metrics::new()), 0);
         let t1 = TenantId::parse("t1").unwrap();
         let (alerts, mut q_alerts) = hub.register(t1.clone(), 8);
         alerts.set_interest(&Interest::Channels(vec![ch("alerts")]));
@@ -273,7 +278,7 @@ mod tests {
     #[test]
     fn overflow_marks_only_the_slow_session() {
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::new(Arc::clone(&metrics));
+        let hub = Hub::new(Arc::clone(&metrics), 0);
         let t = TenantId::parse("t").unwrap();
         let (slow, _q_slow) = hub.register(t.clone(), 2);
         slow.set_interest(&Interest::All);

@@ -23,6 +23,7 @@ pub mod hub;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod recent;
 pub mod replay;
 pub mod retention;
 pub mod session;
@@ -79,7 +80,7 @@ impl Server {
     /// Opens the log and loads keys; does not accept connections yet.
     pub async fn bind(listener: TcpListener, config: Config) -> Result<Server, ServeError> {
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::new(Arc::clone(&metrics));
+        let hub = Hub::new(Arc::clone(&metrics), config.replay_cache);
         let verifier = Verifier::from_settings(&config.keys)?;
         let log: SharedLog = match config.log {
             LogBackend::Memory => Arc::new(MemoryLog::new(hub.clone())),

@@ -9,9 +9,7 @@ use socfeed_log::{Head, LogError, SharedLog};
 use socfeed_proto::{Channel, Seq, TenantId};
 
 use crate::delivery::Delivery;
-
-/// Events read from the log per page.
-pub const PAGE: usize = 512;
+use crate::recent::RecentEvents;
 
 /// Where a client wants to resume from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,50 +103,98 @@ pub async fn plan(
     }
 }
 
-/// Reads `(after, upto]` of one tenant (optionally one channel) page by page.
+/// Rounds of catching up without live registration before a session registers anyway.
+const MAX_CATCH_UP_ROUNDS: u32 = 16;
+
+/// Reads `(after, upto]` of one tenant (optionally one channel) page by page. The range can be
+/// extended while reading, so a session far behind can catch up before it registers for live
+/// events (and so before live events can fill its queue).
 pub struct Reader<'a> {
     log: &'a SharedLog,
+    recent: &'a RecentEvents,
     tenant: &'a TenantId,
     channel: Option<&'a Channel>,
     after: Seq,
     upto: Seq,
-    done: bool,
+    page: usize,
+    rounds: u32,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(
         log: &'a SharedLog,
+        recent: &'a RecentEvents,
         tenant: &'a TenantId,
         channel: Option<&'a Channel>,
         plan: &Plan,
+        page: usize,
     ) -> Reader<'a> {
         Reader {
             log,
+            recent,
             tenant,
             channel,
             after: plan.after,
             upto: plan.upto,
-            done: plan.after >= plan.upto,
+            page: page.max(1),
+            rounds: 0,
         }
     }
 
-    /// The next page, or `None` when the range is exhausted.
+    /// Everything up to this seq has been read.
+    pub fn position(&self) -> Seq {
+        self.after
+    }
+
+    /// Extends the range to `upto`.
+    pub fn extend_to(&mut self, upto: Seq) {
+        self.upto = self.upto.max(upto);
+    }
+
+    /// The next page, or `None` when the range is exhausted. Recent events come from memory
+    /// (frames already encoded); older ones from the log.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Arc<Delivery>>>, LogError> {
-        if self.done {
-            return Ok(None);
+        while self.after < self.upto {
+            if let Some((page, covered)) =
+                self.recent
+                    .range(self.tenant, self.after, self.upto, self.channel, self.page)
+            {
+                self.after = covered;
+                if !page.is_empty() {
+                    return Ok(Some(page));
+                }
+                continue;
+            }
+            let page = self
+                .log
+                .read(self.tenant, self.after, self.upto, self.channel, self.page)
+                .await?;
+            match page.last() {
+                Some(last) if page.len() == self.page => self.after = last.seq,
+                _ => self.after = self.upto,
+            }
+            if !page.is_empty() {
+                return Ok(Some(page.into_iter().filter_map(Delivery::new).collect()));
+            }
         }
-        let page = self
-            .log
-            .read(self.tenant, self.after, self.upto, self.channel, PAGE)
-            .await?;
-        match page.last() {
-            Some(last) if page.len() == PAGE && last.seq < self.upto => self.after = last.seq,
-            _ => self.done = true,
+        Ok(None)
+    }
+
+    /// After the range is read: when the tenant's head has run more than `slack` events ahead,
+    /// extends the range to it and returns `true` (read on before registering for live events).
+    /// Gives up after a bounded number of rounds.
+    pub async fn fell_behind(&mut self, slack: u64) -> Result<bool, LogError> {
+        self.rounds += 1;
+        if self.rounds > MAX_CATCH_UP_ROUNDS {
+            return Ok(false);
         }
-        if page.is_empty() {
-            return Ok(None);
+        let head = self.log.head(self.tenant).await?.seq;
+        if head > self.after.saturating_add(slack) {
+            self.extend_to(head);
+            Ok(true)
+        } else {
+            Ok(false)
         }
-        Ok(Some(page.into_iter().filter_map(Delivery::new).collect()))
     }
 }
 

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admit::{self, Admitted};
 use crate::delivery::{Delivery, Dialect};
-use crate::feed::{FeedRequest, Replay};
+use crate::feed::{FeedRequest, Replay, register_live};
 use crate::hub::{Queue, Registration};
 use crate::state::{AppState, ConnectionGuard};
 use crate::subscriptions::Subscriptions;
@@ -28,7 +28,7 @@ use crate::ws::expiry;
 /// Reconnect delay suggested to EventSource clients, in milliseconds.
 const RETRY_MS: u64 = 2000;
 /// Chunks buffered between the session task and the response body.
-const PIPE: usize = 16;
+const PIPE: usize = 2;
 
 pub async fn handler(
     State(state): State<Arc<AppState>>,
@@ -49,7 +49,6 @@ pub async fn handler(
     let mut subs = Subscriptions::new(&claims);
     let all = Channel::parse(socfeed_proto::channel::ALL)
         .unwrap_or_else(|_| unreachable!("`all` is a valid name"));
-    registration.set_interest(&subs.interest_with(Some(&all)));
     let (tx, rx) = mpsc::channel::<Bytes>(PIPE);
     let task_state = Arc::clone(&state);
     let token = state.sessions.token();
@@ -109,14 +108,11 @@ impl Stream<'_> {
         }
     }
 
-    fn event_chunk(d: &Delivery) -> Bytes {
-        let head = govern::sse_head(d.seq(), &d.event.event_type);
-        let frame = d.frame(Dialect::Govern).as_str();
-        let mut out = String::with_capacity(head.len() + frame.len() + 2);
-        out.push_str(&head);
-        out.push_str(frame);
+    /// Appends one SSE event to `out`.
+    fn push_event(out: &mut String, d: &Delivery) {
+        out.push_str(&govern::sse_head(d.seq(), &d.event.event_type));
+        out.push_str(d.frame(Dialect::Govern).as_str());
         out.push_str("\n\n");
-        Bytes::from(out)
     }
 
     fn matches(&self, d: &Delivery) -> bool {
@@ -126,31 +122,42 @@ impl Stream<'_> {
             .is_none_or(|f| f.matches(&d.event.event_type, &d.fields))
     }
 
-    /// `retry:`, request errors, the replay, then the seam floor.
+    /// `retry:`, request errors, the replay, the live registration and the seam floor.
     async fn start(&mut self, subs: &mut Subscriptions, all: &Channel) -> Result<(), Stop> {
         self.send(format!("retry: {RETRY_MS}\n\n")).await?;
         for err in &self.request.errors {
             let data = govern::error("bad_request", err, socfeed_log::now_ms());
             self.send(format!("event: error\ndata: {data}\n\n")).await?;
         }
-        let head = self.state.log.head(&self.tenant).await.map_err(|_| Stop)?;
-        if let Some(cursor) = self.request.cursor.clone() {
-            let mut replay = Replay::start(self.state, &self.tenant, &head, &cursor)
+        let interest = subs.interest_with(Some(all));
+        let Some(cursor) = self.request.cursor.clone() else {
+            let head = register_live(&self.state.log, &self.tenant, &self.registration, &interest)
                 .await
                 .map_err(|_| Stop)?;
-            let mut sent = 0;
-            while let Some(page) = replay.next_page().await.map_err(|_| Stop)? {
-                for d in page
-                    .iter()
-                    .filter(|d| subs.allowed(&d.channel) && self.matches(d))
-                {
-                    self.send(Self::event_chunk(d)).await?;
-                    sent += 1;
-                }
+            subs.subscribe(all, head.seq);
+            return Ok(());
+        };
+        let tenant = self.tenant.clone();
+        let mut replay = Replay::start(self.state, &tenant, &self.registration, interest, &cursor)
+            .await
+            .map_err(|_| Stop)?;
+        let mut sent = 0;
+        while let Some(page) = replay.next_page().await.map_err(|_| Stop)? {
+            // One chunk (one write) per page.
+            let mut chunk = String::new();
+            for d in page
+                .iter()
+                .filter(|d| subs.allowed(&d.channel) && self.matches(d))
+            {
+                Self::push_event(&mut chunk, d);
+                sent += 1;
             }
-            self.state.metrics.events_replayed.inc_by(sent);
+            if !chunk.is_empty() {
+                self.send(chunk).await?;
+            }
         }
-        subs.subscribe(all, head.seq);
+        self.state.metrics.events_replayed.inc_by(sent);
+        subs.subscribe(all, replay.floor());
         Ok(())
     }
 
@@ -178,12 +185,12 @@ impl Stream<'_> {
                 n = queue.recv_many(&mut batch, 64) => {
                     if n == 0 { return; }
                     let mut sent = 0;
-                    for d in batch.drain(..) {
-                        if subs.wants(&d.channel, d.seq()) && self.matches(&d) {
-                            if self.send(Self::event_chunk(&d)).await.is_err() { return; }
-                            sent += 1;
-                        }
+                    let mut chunk = String::new();
+                    for d in batch.drain(..).filter(|d| subs.wants(&d.channel, d.seq()) && self.matches(d)) {
+                        Self::push_event(&mut chunk, &d);
+                        sent += 1;
                     }
+                    if !chunk.is_empty() && self.send(chunk).await.is_err() { return; }
                     self.state.metrics.frames_sent.inc_by(sent);
                 }
             }

@@ -359,6 +359,16 @@ pub struct SseClient {
 impl SseClient {
     /// `GET url` with extra headers; the stream is read only when the status is 200.
     pub async fn connect(url: &str, headers: &[(&str, &str)]) -> SseClient {
+        SseClient::try_connect(url, headers)
+            .await
+            .expect("SSE request")
+    }
+
+    /// Like [`SseClient::connect`], but a failed request is an error instead of a panic.
+    pub async fn try_connect(
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<SseClient, reqwest::Error> {
         use eventsource_stream::Eventsource;
         let mut req = reqwest::Client::new()
             .get(url)
@@ -366,17 +376,29 @@ impl SseClient {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req.send().await.expect("SSE request");
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let events = resp
             .bytes_stream()
             .eventsource()
             .map(|r| r.map_err(|e| e.to_string()));
-        SseClient {
+        Ok(SseClient {
             status,
             headers,
             events: Box::pin(events),
+        })
+    }
+
+    /// The next event within `wait`: `Ok(None)` on timeout, `Err(())` when the stream ended.
+    pub async fn next_within(
+        &mut self,
+        wait: Duration,
+    ) -> Result<Option<eventsource_stream::Event>, ()> {
+        match tokio::time::timeout(wait, self.events.next()).await {
+            Err(_) => Ok(None),
+            Ok(Some(Ok(e))) => Ok(Some(e)),
+            Ok(None) | Ok(Some(Err(_))) => Err(()),
         }
     }
 
@@ -463,5 +485,82 @@ pub async fn read_close_code(mut tcp: tokio::net::TcpStream) -> u16 {
         if opcode == 0x8 {
             return u16::from_be_bytes([payload[0], payload[1]]);
         }
+    }
+}
+
+/// The real `socfeed` binary running `serve` in a child process.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `bin serve` on `bind` (e.g. `127.0.0.1:0`) over `data_dir`, signing with [`SECRET`],
+    /// and waits until it listens. `extra` flags are appended.
+    pub fn start(
+        bin: &std::path::Path,
+        data_dir: &std::path::Path,
+        bind: &str,
+        extra: &[&str],
+    ) -> ServerProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(bin)
+            .args([
+                "serve",
+                "--bind",
+                bind,
+                "--jwt-secret",
+                SECRET,
+                "--jwt-leeway",
+                "0s",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env("SOCFEED_LOG_LEVEL", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("socfeed starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("server prints its address")
+                .expect("stderr line");
+            if let Some(rest) = line.split("addr=").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .expect("addr")
+                    .parse()
+                    .expect("socket addr");
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe; warnings and errors
+        // are echoed to the test's output.
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if line.contains("WARN") || line.contains("ERROR") {
+                    eprintln!("[socfeed] {line}");
+                }
+            }
+        });
+        ServerProcess { child, addr }
+    }
+
+    /// Sends a signal (`-TERM`, `-KILL`, `-HUP`).
+    pub fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {sig}");
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait")
     }
 }
