@@ -1,0 +1,279 @@
+//! One AiSOC subscriber: connect, subscribe, wait for the ack, then count every event frame:
+//! its seq (duplicates, and later loss) and, for events sent after the warm-up, the time from
+//! publish to delivery.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+use super::seqset::{Insert, SeqSet};
+use super::wire;
+
+/// Connecting and getting the subscribe ack must take no longer than this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a subscriber waits for its close frame to go out at the end.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Latencies are recorded in microseconds, up to a minute, with 3 significant digits.
+pub(super) const LATENCY_MAX_US: u64 = 60_000_000;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What every subscriber needs to know: where to connect and what to send.
+pub(super) struct Plan {
+    /// `ws://…/ws?token=…`
+    pub(super) url: String,
+    /// `{"type":"subscribe","channel":…}`
+    pub(super) subscribe: String,
+}
+
+/// One subscriber's live state, as the coordinator sees it while draining.
+#[derive(Default)]
+struct Progress {
+    /// Highest seq received so far.
+    last_seq: AtomicU64,
+    /// Subscribed and not closed yet.
+    open: AtomicBool,
+}
+
+/// Shared by the coordinator and every subscriber.
+pub(super) struct Board {
+    /// Subscribers whose handshake finished, one way or the other.
+    settled: AtomicUsize,
+    /// Events sent (per their `t`) at or after this instant are measured; `u64::MAX` until set.
+    measure_from_ns: AtomicU64,
+    /// Tells every subscriber to close and report.
+    stop: CancellationToken,
+    progress: Vec<Progress>,
+}
+
+impl Board {
+    pub(super) fn new(subscribers: usize) -> Arc<Board> {
+        Arc::new(Board {
+            settled: AtomicUsize::new(0),
+            measure_from_ns: AtomicU64::new(u64::MAX),
+            stop: CancellationToken::new(),
+            progress: (0..subscribers).map(|_| Progress::default()).collect(),
+        })
+    }
+
+    pub(super) fn settled(&self) -> usize {
+        self.settled.load(Ordering::Acquire)
+    }
+
+    pub(super) fn open(&self) -> usize {
+        self.progress
+            .iter()
+            .filter(|p| p.open.load(Ordering::Relaxed))
+            .count()
+    }
+
+    pub(super) fn measure_from(&self, unix_ns: u64) {
+        self.measure_from_ns.store(unix_ns, Ordering::Relaxed);
+    }
+
+    /// Whether every open subscriber has received `seq` (events of a channel arrive in seq order).
+    pub(super) fn caught_up(&self, seq: u64) -> bool {
+        self.progress
+            .iter()
+            .all(|p| !p.open.load(Ordering::Relaxed) || p.last_seq.load(Ordering::Relaxed) >= seq)
+    }
+
+    pub(super) fn stop(&self) {
+        self.stop.cancel();
+    }
+}
+
+/// How a subscriber's session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Ending {
+    /// We closed it at the end of the run.
+    Stopped,
+    /// The server sent a close frame with this code (1005 when it had none).
+    ServerClosed(u16),
+    /// The connection went away without a close frame.
+    Dropped,
+    /// A read failed.
+    Error(String),
+}
+
+/// What a subscriber reports at the end.
+pub(super) enum Outcome {
+    /// The connection or the subscribe failed.
+    Failed(String),
+    /// It was subscribed; these are its counts.
+    Ran(Box<Stats>),
+}
+
+/// One subscriber's counts.
+pub(super) struct Stats {
+    /// Publish→deliver latency of measured events, in microseconds.
+    pub(super) latency: Histogram<u64>,
+    /// Seqs received (after the head acknowledged on subscribe).
+    pub(super) seen: SeqSet,
+    /// Event frames received, duplicates included.
+    pub(super) received: u64,
+    /// Event frames of measured events (sent after the warm-up).
+    pub(super) measured: u64,
+    /// Event frames whose seq had been received before.
+    pub(super) duplicates: u64,
+    /// Event frames with a seq at or below the subscribe head, or implausibly far ahead.
+    pub(super) unexpected: u64,
+    pub(super) ending: Ending,
+    last_seq: u64,
+}
+
+/// Runs one subscriber until the board says stop or the server closes it.
+pub(super) async fn run(index: usize, plan: Arc<Plan>, board: Arc<Board>) -> Outcome {
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, connect_and_subscribe(&plan));
+    let result = tokio::select! {
+        r = handshake => r.unwrap_or_else(|_| Err(anyhow::anyhow!("no subscribe ack within {HANDSHAKE_TIMEOUT:?}"))),
+        () = board.stop.cancelled() => Err(anyhow::anyhow!("stopped before the subscribe ack")),
+    };
+    let progress = &board.progress[index];
+    let started = result.and_then(|(ws, head)| Ok((ws, Stats::new(head)?)));
+    let (mut ws, mut stats) = match started {
+        Ok(ok) => ok,
+        Err(e) => {
+            board.settled.fetch_add(1, Ordering::Release);
+            return Outcome::Failed(format!("{e:#}"));
+        }
+    };
+    progress.open.store(true, Ordering::Relaxed);
+    board.settled.fetch_add(1, Ordering::Release);
+    stats.ending = stats.receive(&mut ws, &board, progress).await;
+    progress.open.store(false, Ordering::Relaxed);
+    if stats.ending == Ending::Stopped {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
+    }
+    Outcome::Ran(Box::new(stats))
+}
+
+/// Connects, subscribes and returns the socket with the head seq of the ack.
+async fn connect_and_subscribe(plan: &Plan) -> anyhow::Result<(Ws, u64)> {
+    let config = WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(1 << 20));
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(plan.url.as_str(), Some(config), true)
+            .await
+            .context("connecting")?;
+    ws.send(Message::text(plan.subscribe.as_str()))
+        .await
+        .context("sending subscribe")?;
+    loop {
+        let msg = ws
+            .next()
+            .await
+            .context("closed before the subscribe ack")?
+            .context("reading the subscribe ack")?;
+        match msg {
+            Message::Text(text) => {
+                if let Some(head) = subscribe_ack(text.as_str())? {
+                    return Ok((ws, head));
+                }
+            }
+            Message::Close(frame) => {
+                let code = frame.map_or(1005, |f| u16::from(f.code));
+                bail!("closed by the server with {code} before the subscribe ack");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The head seq of a `subscribed` ack; `None` for other frames (pings); an error for `error`.
+fn subscribe_ack(text: &str) -> anyhow::Result<Option<u64>> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).context("the server sent a frame that is not JSON")?;
+    match value["type"].as_str() {
+        Some("subscribed") => {
+            let head = value["payload"]["seq"]
+                .as_u64()
+                .context("subscribe ack without a seq")?;
+            Ok(Some(head))
+        }
+        Some("error") => bail!("subscribe refused: {}", value["payload"]),
+        _ => Ok(None),
+    }
+}
+
+impl Stats {
+    fn new(head: u64) -> anyhow::Result<Stats> {
+        Ok(Stats {
+            latency: Histogram::new_with_bounds(1, LATENCY_MAX_US, 3)
+                .context("creating a histogram")?,
+            seen: SeqSet::after(head),
+            received: 0,
+            measured: 0,
+            duplicates: 0,
+            unexpected: 0,
+            ending: Ending::Stopped,
+            last_seq: head,
+        })
+    }
+
+    async fn receive(&mut self, ws: &mut Ws, board: &Board, progress: &Progress) -> Ending {
+        let stop = board.stop.cancelled();
+        tokio::pin!(stop);
+        loop {
+            let msg = tokio::select! {
+                biased;
+                () = &mut stop => return Ending::Stopped,
+                msg = ws.next() => msg,
+            };
+            match msg {
+                Some(Ok(Message::Text(text))) => {
+                    self.on_frame(
+                        text.as_bytes(),
+                        board.measure_from_ns.load(Ordering::Relaxed),
+                        progress,
+                    );
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Ending::ServerClosed(frame.map_or(1005, |f| u16::from(f.code)));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Ending::Error(e.to_string()),
+                None => return Ending::Dropped,
+            }
+        }
+    }
+
+    /// The hot path: two substring searches, a bit set, a histogram record.
+    fn on_frame(&mut self, frame: &[u8], measure_from_ns: u64, progress: &Progress) {
+        let Some(seq) = wire::seq(frame) else { return };
+        self.received += 1;
+        match self.seen.insert(seq) {
+            Insert::New => {}
+            Insert::Again => {
+                self.duplicates += 1;
+                return;
+            }
+            Insert::OutOfRange => {
+                self.unexpected += 1;
+                return;
+            }
+        }
+        if seq > self.last_seq {
+            self.last_seq = seq;
+            progress.last_seq.store(seq, Ordering::Relaxed);
+        }
+        if let Some(sent_ns) = wire::sent_at(frame)
+            && sent_ns >= measure_from_ns
+        {
+            let latency_us = wire::unix_nanos().saturating_sub(sent_ns) / 1_000;
+            self.latency.saturating_record(latency_us);
+            self.measured += 1;
+        }
+    }
+}
