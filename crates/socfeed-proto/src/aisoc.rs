@@ -72,6 +72,11 @@ struct Wire {
 
 /// Parses one text frame from a client.
 pub fn parse_client(text: &str) -> Result<ClientMsg, ClientError> {
+    // A derived struct also reads a JSON array (`["pong",null,null,null]`); only an object is a
+    // message.
+    if !starts_object(text) {
+        return Err(ClientError::new(ErrorCode::BadRequest, "not a JSON object"));
+    }
     let w: Wire = serde_json::from_str(text)
         .map_err(|e| ClientError::new(ErrorCode::BadRequest, format!("not a JSON object: {e}")))?;
     let kind = match w.kind {
@@ -143,6 +148,12 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, ClientError> {
             format!("unknown message type {other:?} (expected subscribe, unsubscribe or pong)"),
         )),
     }
+}
+
+/// `true` when the first JSON token of `text` (after JSON whitespace only) opens an object.
+pub(crate) fn starts_object(text: &str) -> bool {
+    text.trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{')
 }
 
 /// Appends `s` as a JSON string literal.
@@ -269,6 +280,28 @@ mod tests {
             v,
             json!({"type":"alert.created","payload":{"title":"a \"b\""},"tenant_id":"t1",
                    "ts":"2026-05-03T10:00:00.000Z","id":"evt_1","seq":7})
+        );
+    }
+
+    /// Found while fuzzing: `govern_client` found `["pong"]` accepted, and this parser had the same
+    /// flaw: a derived struct also reads a JSON array positionally, so `["pong",null,null,null]`
+    /// was a pong and `["subscribe","alerts",41,"e"]` a subscribe.
+    #[test]
+    fn only_an_object_is_a_message() {
+        for text in [
+            r#"["pong",null,null,null]"#,
+            r#"["subscribe","alerts",41,"e"]"#,
+            r#" ["unsubscribe","alerts",null,null]"#,
+        ] {
+            assert_eq!(
+                parse_client(text).unwrap_err().code,
+                ErrorCode::BadRequest,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_client(" \r\n\t{\"type\":\"pong\"}"),
+            Ok(ClientMsg::Pong)
         );
     }
 }

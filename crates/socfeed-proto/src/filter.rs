@@ -36,16 +36,10 @@ impl FilterFields {
     }
 
     /// Extracts from raw payload text without building the whole document (ingest and replay).
+    ///
+    /// Agrees with [`FilterFields::extract`] on every JSON object, duplicate keys included (the
+    /// last one wins, as in a parsed `Value`); anything that is not an object has no fields.
     pub fn extract_raw(payload: &str) -> FilterFields {
-        #[derive(Deserialize)]
-        struct Probe {
-            severity: Option<Value>,
-            #[serde(rename = "type")]
-            kind: Option<Value>,
-            ai_system: Option<Value>,
-            system_name: Option<Value>,
-            system_id: Option<Value>,
-        }
         let Ok(p) = serde_json::from_str::<Probe>(payload) else {
             return FilterFields::default();
         };
@@ -66,19 +60,129 @@ impl FilterFields {
     }
 }
 
+/// The members of a payload object that filters look at; every other member is skipped unparsed.
+///
+/// Deserialised by hand rather than derived: a derived struct refuses a repeated key ("duplicate
+/// field") and also accepts a JSON array as a struct, where a parsed `Value` keeps the last of
+/// repeated keys and an array has no members.
+#[derive(Default)]
+struct Probe {
+    severity: Option<Value>,
+    kind: Option<Value>,
+    ai_system: Option<Value>,
+    system_name: Option<Value>,
+    system_id: Option<Value>,
+}
+
+impl<'de> Deserialize<'de> for Probe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Probe, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Key {
+            Severity,
+            #[serde(rename = "type")]
+            Kind,
+            AiSystem,
+            SystemName,
+            SystemId,
+            #[serde(other)]
+            Other,
+        }
+
+        struct ProbeVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for ProbeVisitor {
+            type Value = Probe;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Probe, A::Error> {
+                let mut p = Probe::default();
+                while let Some(key) = map.next_key::<Key>()? {
+                    let slot = match key {
+                        Key::Severity => &mut p.severity,
+                        Key::Kind => &mut p.kind,
+                        Key::AiSystem => &mut p.ai_system,
+                        Key::SystemName => &mut p.system_name,
+                        Key::SystemId => &mut p.system_id,
+                        Key::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    // A repeated key replaces the earlier value, as in `serde_json::Map`.
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(p)
+            }
+        }
+
+        d.deserialize_map(ProbeVisitor)
+    }
+}
+
 /// A GOVERN subscription's filters. Within a list any value matches; across lists all must;
 /// an event lacking a field never matches a non-empty list for it. Empty filters match everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Deserialises only from a JSON object of lists of strings, with no other or repeated key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Filters {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub severities: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub systems: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<String>,
+}
+
+/// The derived reading of [`Filters`]: unknown and repeated keys are errors.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FiltersWire {
+    #[serde(default)]
+    severities: Vec<String>,
+    #[serde(default)]
+    types: Vec<String>,
+    #[serde(default)]
+    systems: Vec<String>,
+    #[serde(default)]
+    events: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for Filters {
+    /// Only a JSON object: a derived struct would also take a sequence of four lists
+    /// (`[["high"],[],[],[]]`), which the protocol does not allow.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Filters, D::Error> {
+        struct FiltersVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for FiltersVisitor {
+            type Value = Filters;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of filter lists")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Filters, A::Error> {
+                let w =
+                    FiltersWire::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Filters {
+                    severities: w.severities,
+                    types: w.types,
+                    systems: w.systems,
+                    events: w.events,
+                })
+            }
+        }
+
+        d.deserialize_map(FiltersVisitor)
+    }
 }
 
 impl Filters {
@@ -168,5 +272,65 @@ mod tests {
     fn unknown_filter_keys_are_rejected() {
         assert!(serde_json::from_value::<Filters>(json!({"severity":["high"]})).is_err());
         assert!(serde_json::from_value::<Filters>(json!({"severities":"high"})).is_err());
+    }
+
+    /// Found by fuzzing (fuzz target `filter_match`): a repeated key made the derived probe fail,
+    /// so `extract_raw` saw no fields where the parsed `Value` (last key wins) had them.
+    #[test]
+    fn raw_extraction_keeps_the_last_of_repeated_keys() {
+        for raw in [
+            r#"{"severity":"high","type":"a","title":"x","type":"policy_violation"}"#,
+            r#"{"severity":"low","severity":"high","system_id":"s1","system_id":"s2"}"#,
+            r#"{"ai_system":{"name":"bot"},"ai_system":{"name":"other","name":"last"}}"#,
+            r#"{"severity":"high","severity":3}"#,
+        ] {
+            let v: Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(
+                FilterFields::extract_raw(raw),
+                FilterFields::extract(&v),
+                "{raw}"
+            );
+        }
+        let fields = FilterFields::extract_raw(r#"{"system_id":"s1","system_id":"s2"}"#);
+        assert_eq!(fields.systems, [Box::from("s2")]);
+    }
+
+    /// A JSON array is not a payload object: it has no fields (a derived probe read it by position).
+    #[test]
+    fn raw_extraction_of_a_non_object_is_empty() {
+        for raw in [
+            r#"["high","policy_violation",null,"bot","s1"]"#,
+            "[]",
+            "\"high\"",
+            "3",
+        ] {
+            assert_eq!(
+                FilterFields::extract_raw(raw),
+                FilterFields::default(),
+                "{raw}"
+            );
+        }
+    }
+
+    /// Filters are an object of lists only; a derived struct also took a sequence of four lists.
+    #[test]
+    fn filters_are_only_an_object() {
+        assert!(serde_json::from_str::<Filters>(r#"[["high"],[],[],[]]"#).is_err());
+        assert!(serde_json::from_value::<Filters>(json!([["high"], [], [], []])).is_err());
+        assert!(
+            serde_json::from_str::<Filters>(r#"{"severities":["a"],"severities":["b"]}"#).is_err()
+        );
+        assert!(serde_json::from_str::<Filters>(r#"{"severities":null}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<Filters>(r#"{"events":["alert.new"]}"#).unwrap(),
+            Filters {
+                events: vec!["alert.new".into()],
+                ..Filters::default()
+            }
+        );
+        assert_eq!(
+            serde_json::from_str::<Filters>("{}").unwrap(),
+            Filters::default()
+        );
     }
 }

@@ -130,10 +130,11 @@ pub fn parse_event(raw: &str) -> Result<InputEvent, String> {
             timefmt::parse_rfc3339(&s)
                 .ok_or_else(|| format!("`ts` is not an RFC 3339 time: {s:?}"))?,
         ),
+        // Up to the end of year 9999: a later time has no RFC 3339 form for the AiSOC wire.
         Some(Value::Number(n)) => Some(
             n.as_i64()
-                .filter(|ms| *ms >= 0)
-                .ok_or("`ts` as a number must be non-negative unix milliseconds")?,
+                .filter(|ms| (0..=timefmt::MAX_MS).contains(ms))
+                .ok_or("`ts` as a number must be unix milliseconds from 0 to 253402300799999")?,
         ),
         Some(_) => return Err("`ts` must be an RFC 3339 string or unix milliseconds".into()),
     };
@@ -272,5 +273,29 @@ mod tests {
         );
         let e = one(r#"{"type":"alert.x","payload":{},"ts":1744123456789}"#).unwrap();
         assert_eq!(e[0].ts, Some(1_744_123_456_789));
+    }
+
+    /// Found by fuzzing (`publish_body`): a numeric `ts` after year 9999 was accepted, and
+    /// `rfc3339_millis` cannot render it, so AiSOC frames said `1970-01-01T00:00:00.000Z`. An
+    /// RFC 3339 `ts` whose offset moves it out of years 0000-9999 in UTC is refused too.
+    #[test]
+    fn ts_must_fit_rfc3339_utc() {
+        for bad in [
+            r#"{"type":"alert.x","payload":{},"ts":348824685135378}"#,
+            r#"{"type":"alert.x","payload":{},"ts":253402300800000}"#,
+            r#"{"type":"alert.x","payload":{},"ts":9223372036854775807}"#,
+            r#"{"type":"alert.x","payload":{},"ts":"9999-12-31T23:59:59-01:00"}"#,
+            r#"{"type":"alert.x","payload":{},"ts":"0000-01-01T00:00:00+01:00"}"#,
+        ] {
+            assert!(one(bad).is_err(), "{bad}");
+        }
+        let e = one(r#"{"type":"alert.x","payload":{},"ts":253402300799999}"#).unwrap();
+        assert_eq!(
+            timefmt::rfc3339_millis(e[0].ts.unwrap()),
+            "9999-12-31T23:59:59.999Z"
+        );
+        let e =
+            one(r#"{"type":"alert.x","payload":{},"ts":"9999-12-31T23:59:59.999+00:00"}"#).unwrap();
+        assert_eq!(e[0].ts, Some(timefmt::MAX_MS));
     }
 }
