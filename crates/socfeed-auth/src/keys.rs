@@ -78,6 +78,10 @@ pub struct KeySettings {
     pub public_key_pem: Option<PathBuf>,
     /// A JWKS file (`{"keys": [...]}`) of RSA, EC P-256 and Ed25519 public keys.
     pub jwks_file: Option<PathBuf>,
+    /// JWKS files bound to one issuer each: their keys verify only tokens whose `iss` is that
+    /// issuer, and a `kid` is looked up among that issuer's keys only (keys are known by
+    /// (issuer, kid), never by kid alone).
+    pub issuer_jwks: Vec<(String, PathBuf)>,
     /// When set, `iss` must be present and equal to it.
     pub issuer: Option<String>,
     /// When set, `aud` must be present and equal it (or be an array containing it).
@@ -103,6 +107,7 @@ impl Default for KeySettings {
             secret: None,
             public_key_pem: None,
             jwks_file: None,
+            issuer_jwks: Vec::new(),
             issuer: None,
             audience: None,
             leeway: MAX_LEEWAY,
@@ -116,6 +121,7 @@ impl fmt::Debug for KeySettings {
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
             .field("public_key_pem", &self.public_key_pem)
             .field("jwks_file", &self.jwks_file)
+            .field("issuer_jwks", &self.issuer_jwks)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
@@ -129,6 +135,8 @@ pub(crate) struct PublicKey {
     pub(crate) alg: Alg,
     /// Only JWKS keys have one.
     pub(crate) kid: Option<String>,
+    /// The only issuer whose tokens this key verifies; `None` for keys of any issuer.
+    pub(crate) issuer: Option<String>,
     /// Where it came from, for messages (`shared secret`, a path, `path: key "kid"`).
     pub(crate) origin: String,
     pub(crate) key: DecodingKey,
@@ -139,6 +147,7 @@ impl fmt::Debug for PublicKey {
         f.debug_struct("PublicKey")
             .field("alg", &self.alg)
             .field("kid", &self.kid)
+            .field("issuer", &self.issuer)
             .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
@@ -171,6 +180,7 @@ pub(crate) fn secret_key(secret: &str) -> Result<PublicKey, KeyError> {
     Ok(PublicKey {
         alg: Alg::Hs256,
         kid: None,
+        issuer: None,
         origin: "shared secret".into(),
         key: DecodingKey::from_secret(secret.as_bytes()),
     })
@@ -184,6 +194,7 @@ pub(crate) fn public_pem_file(path: &Path) -> Result<PublicKey, KeyError> {
     Ok(PublicKey {
         alg,
         kid: None,
+        issuer: None,
         origin,
         key,
     })
@@ -338,6 +349,7 @@ pub(crate) fn jwks(json: &[u8], origin: &str) -> Result<Vec<PublicKey>, KeyError
             keys.push(PublicKey {
                 alg,
                 kid: jwk.common.key_id.clone(),
+                issuer: None,
                 origin: name,
                 key,
             });

@@ -40,6 +40,12 @@ impl Verifier {
         if let Some(path) = &settings.jwks_file {
             keys.extend(keys::jwks_file(path)?);
         }
+        for (issuer, path) in &settings.issuer_jwks {
+            keys.extend(keys::jwks_file(path)?.into_iter().map(|mut k| {
+                k.issuer = Some(issuer.clone());
+                k
+            }));
+        }
         if keys.is_empty() {
             return Err(KeyError::NoKeys);
         }
@@ -91,11 +97,16 @@ impl Verifier {
         } = Token::split(token)?;
         let alg = Alg::from_name(&header.alg)
             .ok_or_else(|| AuthError::UnsupportedAlgorithm(shown(&header.alg)))?;
+        // Issuer-bound keys are chosen by the token's (not yet verified) `iss`; the signature
+        // then proves it, so such a key never verifies another issuer's token.
+        let claimed_iss = unverified_issuer(payload);
+        let usable = |k: &&PublicKey| k.issuer.is_none() || k.issuer == claimed_iss;
         let candidates: Vec<&PublicKey> = match &header.kid {
             Some(kid) => {
                 let named: Vec<&PublicKey> = self
                     .keys
                     .iter()
+                    .filter(usable)
                     .filter(|k| k.kid.as_deref() == Some(kid.as_str()))
                     .collect();
                 if named.is_empty() {
@@ -103,17 +114,22 @@ impl Verifier {
                 }
                 named.into_iter().filter(|k| k.alg == alg).collect()
             }
-            None => self.keys.iter().filter(|k| k.alg == alg).collect(),
+            None => self
+                .keys
+                .iter()
+                .filter(usable)
+                .filter(|k| k.alg == alg)
+                .collect(),
         };
         if candidates.is_empty() {
             return Err(AuthError::UnsupportedAlgorithm(shown(&header.alg)));
         }
-        if !candidates
-            .iter()
-            .any(|key| signature_matches(key, message, signature))
-        {
+        let Some(key) = candidates
+            .into_iter()
+            .find(|key| signature_matches(key, message, signature))
+        else {
             return Err(AuthError::BadSignature);
-        }
+        };
         // Only now, with the signature good, is the payload looked at.
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
@@ -122,7 +138,13 @@ impl Verifier {
             .map_err(|_| AuthError::Malformed("payload is not JSON"))?;
         let claims = parse_claims(payload)?;
         self.check_times(&claims, now)?;
-        self.check_issuer(&claims)?;
+        match &key.issuer {
+            Some(bound) if claims.iss.as_ref() != Some(bound) => {
+                return Err(AuthError::WrongIssuer);
+            }
+            Some(_) => {}
+            None => self.check_issuer(&claims)?,
+        }
         self.check_audience(&claims)?;
         Ok(claims)
     }
@@ -163,6 +185,13 @@ impl Verifier {
             Err(AuthError::WrongAudience)
         }
     }
+}
+
+/// The `iss` of an encoded payload, read without trusting it (only to choose keys).
+fn unverified_issuer(payload: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("iss")?.as_str().map(str::to_owned)
 }
 
 /// A compact JWS split into its parts, with the header fields socfeed reads. Nothing here

@@ -113,7 +113,7 @@ pub fn parse_event(raw: &str) -> Result<InputEvent, String> {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
             if s.is_empty()
-                || s.len() > 128
+                || s.chars().count() > 128
                 || s.chars().any(|c| c.is_control() || c.is_whitespace())
             {
                 return Err(

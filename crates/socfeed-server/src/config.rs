@@ -89,7 +89,10 @@ settings! {
     jwt_public_key: PathBuf, "SOCFEED_JWT_PUBLIC_KEY", from_str::<PathBuf>;
     /// JWKS file (`{"keys":[...]}`), keys chosen by `kid`.
     jwks_file: PathBuf, "SOCFEED_JWKS_FILE", from_str::<PathBuf>;
-    /// Required `iss` claim, when set.
+    /// JWKS files bound to issuers, `ISSUER=FILE[,ISSUER=FILE...]`: each file's keys verify only
+    /// tokens of that issuer (keys are known by issuer and kid).
+    jwt_issuer_jwks: IssuerJwks, "SOCFEED_JWT_ISSUER_JWKS", from_str::<IssuerJwks>;
+    /// Required `iss` claim, when set (for keys not bound to an issuer).
     jwt_issuer: String, "SOCFEED_JWT_ISSUER", from_str::<String>;
     /// Required `aud` claim, when set.
     jwt_audience: String, "SOCFEED_JWT_AUDIENCE", from_str::<String>;
@@ -207,6 +210,7 @@ impl Config {
             secret: a.jwt_secret,
             public_key_pem: a.jwt_public_key,
             jwks_file: a.jwks_file,
+            issuer_jwks: a.jwt_issuer_jwks.map(|i| i.0).unwrap_or_default(),
             issuer: a.jwt_issuer,
             audience: a.jwt_audience,
             leeway: a.jwt_leeway.unwrap_or(Duration::from_secs(5)),
@@ -214,7 +218,11 @@ impl Config {
         if keys.leeway > Duration::from_secs(5) {
             return Err(ConfigError::Invalid("jwt-leeway is at most 5s".into()));
         }
-        if keys.secret.is_none() && keys.public_key_pem.is_none() && keys.jwks_file.is_none() {
+        if keys.secret.is_none()
+            && keys.public_key_pem.is_none()
+            && keys.jwks_file.is_none()
+            && keys.issuer_jwks.is_empty()
+        {
             keys.secret = Some(dev_secret(&data_dir)?);
         }
         let c = Config {
@@ -264,6 +272,27 @@ impl Config {
             ));
         }
         Ok(c)
+    }
+}
+
+/// `ISSUER=FILE` pairs, comma-separated (an issuer is split from its file at the last `=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerJwks(pub Vec<(String, PathBuf)>);
+
+impl std::str::FromStr for IssuerJwks {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|pair| match pair.rsplit_once('=') {
+                Some((iss, file)) if !iss.is_empty() && !file.is_empty() => {
+                    Ok((iss.to_owned(), PathBuf::from(file)))
+                }
+                _ => Err(format!("expected ISSUER=FILE, got {pair:?}")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(IssuerJwks)
     }
 }
 

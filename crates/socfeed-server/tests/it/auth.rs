@@ -315,3 +315,60 @@ async fn key_files_reload_without_dropping_connections() {
     open.send_json(&json!({"type":"pong"})).await;
     open.expect_silence(Duration::from_millis(200)).await;
 }
+
+/// Keys bound to an issuer verify only that issuer's tokens, and are found by (issuer, kid):
+/// two issuers may both use kid `rsa-1` for different keys.
+#[tokio::test]
+async fn issuer_bound_keys_never_verify_another_issuers_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let all: Value =
+        serde_json::from_str(&std::fs::read_to_string(key("jwks.json")).unwrap()).unwrap();
+    let mut rsa2 = all["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == "rsa-2")
+        .unwrap()
+        .clone();
+    rsa2["kid"] = json!("rsa-1");
+    let b_file = dir.path().join("b.json");
+    std::fs::write(&b_file, json!({"keys": [rsa2]}).to_string()).unwrap();
+    let s = TestServer::start_with(|c| {
+        c.keys.secret = None;
+        c.keys.issuer_jwks = vec![
+            ("https://a.example".into(), key("jwks.json")),
+            ("https://b.example".into(), b_file),
+        ];
+    })
+    .await;
+    let a_key = socfeed_auth::Minter::from_private_pem_file(key("rsa_private.pem"))
+        .unwrap()
+        .with_kid("rsa-1");
+    let b_key = socfeed_auth::Minter::from_private_pem_file(key("rsa2_private.pem"))
+        .unwrap()
+        .with_kid("rsa-1");
+    let with_iss = |iss: &str| {
+        let mut c = claims();
+        c.iss = Some(iss.into());
+        c
+    };
+    accepted(&s, &a_key.mint(&with_iss("https://a.example")).unwrap()).await;
+    accepted(&s, &b_key.mint(&with_iss("https://b.example")).unwrap()).await;
+    for (name, t) in [
+        (
+            "A's key, B's issuer",
+            a_key.mint(&with_iss("https://b.example")).unwrap(),
+        ),
+        (
+            "B's key, A's issuer",
+            b_key.mint(&with_iss("https://a.example")).unwrap(),
+        ),
+        (
+            "unknown issuer",
+            a_key.mint(&with_iss("https://c.example")).unwrap(),
+        ),
+        ("no issuer", a_key.mint(&claims()).unwrap()),
+    ] {
+        assert_eq!(close_code(&s, &format!("?token={t}")).await, 4001, "{name}");
+    }
+}
