@@ -22,6 +22,11 @@ use crate::state::{AppState, ConnectionGuard};
 use crate::subscriptions::Subscriptions;
 use crate::ws::WsConn;
 
+/// Initial read buffer of a WebSocket connection (grows for larger messages).
+const READ_BUFFER: usize = 4 * 1024;
+/// Bytes gathered before a WebSocket write reaches the socket (a flush sends the rest).
+const WRITE_BUFFER: usize = 16 * 1024;
+
 /// `GET /ws`: upgrades first (browsers cannot read a refused upgrade's status), then closes with
 /// 4001/4003 when the token does not hold.
 pub async fn handler(
@@ -49,7 +54,13 @@ pub fn configure(
     source: Option<TokenSource>,
 ) -> WebSocketUpgrade {
     let limit = state.config.max_message_size;
-    let ws = ws.max_message_size(limit).max_frame_size(limit);
+    // Small buffers that grow on demand keep idle connections cheap; writes still go out in
+    // batches (a flush per batch of frames).
+    let ws = ws
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER);
     if source == Some(TokenSource::Subprotocol) {
         ws.protocols(["bearer"])
     } else {

@@ -160,7 +160,7 @@ pub(super) async fn run(index: usize, plan: Arc<Plan>, board: Arc<Board>) -> Out
 /// Connects, subscribes and returns the socket with the head seq of the ack.
 async fn connect_and_subscribe(plan: &Plan) -> anyhow::Result<(Ws, u64)> {
     let config = WebSocketConfig::default()
-        .read_buffer_size(16 * 1024)
+        .read_buffer_size(8 * 1024)
         .write_buffer_size(0)
         .max_message_size(Some(1 << 20));
     let (mut ws, _) =
