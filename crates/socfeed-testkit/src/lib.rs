@@ -564,3 +564,13 @@ impl ServerProcess {
         self.child.wait().expect("wait")
     }
 }
+
+impl Drop for ServerProcess {
+    /// A test that fails half-way must not leave its server running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
