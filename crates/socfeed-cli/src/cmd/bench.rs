@@ -186,7 +186,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let settings = Settings::check(&args)?;
     procfs::ensure_fd_limit(args.subscribers as u64 + FD_MARGIN)?;
     let spawned = match args.spawn.spawn {
-        true => Some(SpawnedServer::start(&args.spawn, &settings.secret).await?),
+        true => Some(SpawnedServer::start(&args.spawn, &settings.secret, args.subscribers).await?),
         false => None,
     };
     let results = bench(&args, &settings, spawned.as_ref()).await;
@@ -343,8 +343,9 @@ async fn connect_all(
             Arc::clone(board),
         )));
     }
-    // Each handshake has its own timeout, so this ends by itself.
-    while board.settled() < n {
+    // Each handshake has its own timeout; the deadline only guards against a task that died.
+    let deadline = Instant::now() + subscriber::HANDSHAKE_TIMEOUT + Duration::from_secs(5);
+    while board.settled() < n && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     handles

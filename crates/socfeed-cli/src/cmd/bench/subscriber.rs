@@ -19,7 +19,7 @@ use super::seqset::{Insert, SeqSet};
 use super::wire;
 
 /// Connecting and getting the subscribe ack must take no longer than this.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a subscriber waits for its close frame to go out at the end.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Latencies are recorded in microseconds, up to a minute, with 3 significant digits.

@@ -72,11 +72,22 @@ pub(super) struct SpawnedServer {
 
 impl SpawnedServer {
     /// Starts the server and waits until it answers `/readyz`.
-    pub(super) async fn start(args: &SpawnArgs, secret: &str) -> anyhow::Result<SpawnedServer> {
+    /// Its connection limits admit `connections`, and publishing is not rate limited: the bench
+    /// measures fan-out, not the limiter.
+    pub(super) async fn start(
+        args: &SpawnArgs,
+        secret: &str,
+        connections: usize,
+    ) -> anyhow::Result<SpawnedServer> {
         let data_dir = tempfile::tempdir().context("creating a data directory for the server")?;
         let port = free_port()?;
         let target = Target::parse(&format!("http://127.0.0.1:{port}"))?;
         let mut command = server_command(args, port, secret, data_dir.path())?;
+        let limit = (connections + 16).to_string();
+        command
+            .args(["--max-connections-per-ip", &limit])
+            .args(["--max-connections-per-tenant", &limit])
+            .args(["--publish-rate", "0"]);
         let child = command.spawn().context("starting `socfeed serve`")?;
         let pid = child.id().context("the spawned server exited at once")?;
         let mut server = SpawnedServer {
