@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use socfeed_testkit::{SECRET, TestServer, WAIT, pub_token, sub_token};
+use socfeed_testkit::{ServerProcess, TestServer, WAIT, pub_token, sub_token};
 
 const TENANT: &str = "acme";
 
@@ -149,64 +149,27 @@ fn alerts(n: usize, severity: &str) -> Value {
     )
 }
 
-/// `socfeed serve` on `bind` over `dir`; returns the process and the address it listens on.
-fn serve(dir: &std::path::Path, bind: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_socfeed"))
-        .args([
-            "serve",
-            "--bind",
-            bind,
-            "--jwt-secret",
-            SECRET,
-            "--jwt-leeway",
-            "0s",
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("SOCFEED_LOG_LEVEL", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("socfeed serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("stderr line");
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .expect("addr")
-                .parse()
-                .expect("socket addr");
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+/// `socfeed serve` on `bind` over `dir`.
+fn serve(dir: &std::path::Path, bind: &str) -> ServerProcess {
+    ServerProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_socfeed")),
+        dir,
+        bind,
+        &[],
+    )
 }
 
-fn terminate(mut server: Child) {
-    let pid = server.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let deadline = Instant::now() + WAIT;
-    while server.try_wait().expect("wait").is_none() {
-        assert!(Instant::now() < deadline, "server did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// SIGTERM, then wait for a clean exit.
+fn terminate(server: ServerProcess) {
+    server.signal("-TERM");
+    assert!(server.wait().success(), "server stopped cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_lines_resume_across_a_server_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, addr) = serve(dir.path(), "127.0.0.1:0");
+    let server = serve(dir.path(), "127.0.0.1:0");
+    let addr = server.addr;
     let url = format!("http://{addr}");
     assert_eq!(
         publish(addr, alerts(5, "high")).await,
@@ -224,8 +187,8 @@ async fn json_lines_resume_across_a_server_restart() {
     assert!(first[0]["ts"].is_i64());
 
     terminate(server);
-    let (server, again) = serve(dir.path(), &addr.to_string());
-    assert_eq!(again, addr);
+    let server = serve(dir.path(), &addr.to_string());
+    assert_eq!(server.addr, addr);
     assert_eq!(
         publish(addr, alerts(5, "low")).await,
         (6..=10).collect::<Vec<_>>()
