@@ -30,3 +30,30 @@ if [ -z "${SOCFEED_BIN:-}" ]; then
 fi
 node --test tests/browser/ 2>&1 | tee target/browser-test-output.txt
 # ---- end of browser tests ----------------------------------------------------------------------
+
+# ---- JavaScript client (clients/js) ------------------------------------------------------------
+# The TypeScript client for browsers and Node (clients/js): built with tsc, type-checked, and tested
+# with vitest against the real binary (target/debug/socfeed, built above, or SOCFEED_BIN). Installs
+# node_modules when missing or older than the lockfile. Prints one line on success, everything on
+# failure (server logs in target/js-client/).
+echo "== JavaScript client tests (clients/js) =="
+command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are needed for the JavaScript client tests" >&2; exit 1; }
+if [ ! clients/js/node_modules/.package-lock.json -nt clients/js/package-lock.json ]; then
+  (cd clients/js && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+if [ -z "${SOCFEED_BIN:-}" ] && [ ! -x target/debug/socfeed ]; then
+  cargo build -p socfeed-cli --locked --quiet
+fi
+rm -f target/js-client-results.json
+if ! (cd clients/js && npm run --silent build && npm run --silent typecheck \
+      && npm test --silent -- --reporter=default --reporter=json --outputFile.json=../../target/js-client-results.json) \
+      >target/js-client-test-output.txt 2>&1; then
+  cat target/js-client-test-output.txt
+  echo "JavaScript client tests failed (output above; server logs in target/js-client/)" >&2
+  exit 1
+fi
+node -e 'const r = require(process.argv[1]);
+  if (r.numTotalTests === 0) { console.error("vitest ran no test"); process.exit(1); }
+  console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));' \
+  "$PWD/target/js-client-results.json"
+# ---- end of JavaScript client tests ------------------------------------------------------------
