@@ -70,12 +70,18 @@ impl Resume {
     /// * A live start (nothing asked) takes the head as the position, so the next reconnect
     ///   resumes from there.
     pub(crate) fn on_resumed(&mut self, stream: &Channel, r: Resumed) -> Option<Gap> {
-        let changed = matches!((&self.epoch, &r.epoch), (Some(a), Some(b)) if a != b);
+        // A new epoch, or a history that is gone (no epoch, and the cursor is truncated), means
+        // the positions held refer to a history that no longer exists.
+        let changed = match (&self.epoch, &r.epoch) {
+            (Some(a), Some(b)) => a != b,
+            (Some(_), None) => r.truncated,
+            _ => false,
+        };
         if changed {
             self.positions.values_mut().for_each(|p| *p = 0);
             self.default = Some(0);
         }
-        if r.epoch.is_some() {
+        if changed || r.epoch.is_some() {
             self.epoch = r.epoch;
         }
         if let (None, Some(head)) = (r.asked, r.head) {
@@ -97,6 +103,27 @@ mod tests {
 
     fn ch(s: &str) -> Channel {
         Channel::parse(s).unwrap()
+    }
+
+    #[test]
+    fn an_emptied_history_resets_the_positions() {
+        let mut r = Resume::new(None, None, false);
+        r.on_resumed(&ch("all"), resumed(None, Some(7), "e1", false));
+        assert_eq!(r.epoch.as_deref(), Some("e1"));
+        let gap = r
+            .on_resumed(
+                &ch("all"),
+                Resumed {
+                    asked: Some(7),
+                    head: Some(0),
+                    epoch: None,
+                    truncated: true,
+                },
+            )
+            .expect("a gap");
+        assert!(gap.epoch_changed);
+        assert_eq!(r.epoch, None);
+        assert!(r.positions.values().all(|p| *p == 0));
     }
 
     fn resumed(asked: Option<Seq>, head: Option<Seq>, epoch: &str, truncated: bool) -> Resumed {
