@@ -215,40 +215,114 @@ async fn bench(
     let server_pid = spawned.map(SpawnedServer::pid).or(args.server_pid);
     let server = server_pid.map(Proc::Pid);
     let rss_idle = rss(server);
-
     let board = Board::new(args.subscribers);
-    let plan = subscriber_plan(args, settings, &target)?;
-    let ramp_started = Instant::now();
-    let subscribers = connect_all(plan, args.subscribers, args.ramp, &board).await;
-    let ramp_time = ramp_started.elapsed();
-    let rss_connected = rss(server);
+    let ramp = ramp_up(args, settings, &target, &board, server).await?;
+    let window = publish_and_drain(args, settings, &target, &board, server).await?;
+    board.stop();
+    let tally = Tally::of(collect(ramp.handles).await, &window.published.acked)?;
+    let rss_end = rss(server);
+    let server = server_pid.map(|pid| ServerUsage {
+        pid,
+        usage: window.after.server_usage(&window.before, rss_end),
+        rss_idle,
+        rss_connected: ramp.rss_connected,
+    });
+    Ok(results(
+        setup(args, settings, &target, spawned),
+        ramp.time,
+        window,
+        tally,
+        server,
+    ))
+}
+
+/// The subscribers, once every one of them is subscribed (or failed).
+struct Ramp {
+    handles: Vec<JoinHandle<Outcome>>,
+    time: Duration,
+    /// Server RSS with every subscriber connected, before publishing.
+    rss_connected: Option<u64>,
+}
+
+async fn ramp_up(
+    args: &Args,
+    settings: &Settings,
+    target: &Target,
+    board: &Arc<Board>,
+    server: Option<Proc>,
+) -> anyhow::Result<Ramp> {
+    let plan = subscriber_plan(args, settings, target)?;
+    let started = Instant::now();
+    let handles = connect_all(plan, args.subscribers, args.ramp, board).await;
+    let time = started.elapsed();
     eprintln!(
         "bench: {} of {} subscribers subscribed in {:.2} s; publishing",
         board.open(),
         args.subscribers,
-        ramp_time.as_secs_f64()
+        time.as_secs_f64()
     );
+    Ok(Ramp {
+        handles,
+        time,
+        rss_connected: rss(server),
+    })
+}
 
+/// The publishing window and the drain after it.
+struct Window {
+    published: publisher::Report,
+    caught_up: bool,
+    drain_time: Duration,
+    /// At the start of the measured window (after the warm-up).
+    before: Snapshot,
+    /// At the end of the drain.
+    after: Snapshot,
+}
+
+async fn publish_and_drain(
+    args: &Args,
+    settings: &Settings,
+    target: &Target,
+    board: &Board,
+    server: Option<Proc>,
+) -> anyhow::Result<Window> {
     let start = Instant::now() + Duration::from_millis(20);
     let measure_from = start + args.warmup;
     board.measure_from(wire::unix_nanos() + duration_nanos(measure_from - Instant::now()));
-    let publishing = tokio::spawn(publisher::run(publisher_plan(
-        args, settings, &target, start,
-    )?));
+    let plan = publisher_plan(args, settings, target, start)?;
+    let publishing = tokio::spawn(publisher::run(plan));
     tokio::time::sleep_until(measure_from).await;
     let before = Snapshot::take(server);
     let published = publishing.await.context("the publisher failed")??;
     let drain_started = Instant::now();
-    let caught_up = drain(&board, published.last_seq(), args.drain).await;
+    let caught_up = drain(board, published.last_seq(), args.drain).await;
     let drain_time = drain_started.elapsed();
     let after = Snapshot::take(server);
     eprintln!("bench: published {} events; closing", published.acked.len());
+    Ok(Window {
+        published,
+        caught_up,
+        drain_time,
+        before,
+        after,
+    })
+}
 
-    board.stop();
-    let tally = Tally::of(collect(subscribers).await, &published.acked)?;
-    let rss_end = rss(server);
-    let setup = setup(args, settings, &target, spawned);
-    Ok(Results {
+fn results(
+    setup: Setup,
+    ramp_time: Duration,
+    window: Window,
+    tally: Tally,
+    server: Option<ServerUsage>,
+) -> Results {
+    let Window {
+        published,
+        caught_up,
+        drain_time,
+        before,
+        after,
+    } = window;
+    Results {
         setup,
         connections: Connections {
             established: tally.established,
@@ -274,15 +348,10 @@ async fn bench(
         server_closes: tally.closes,
         latency: tally.latency,
         publish_latency: published.latency,
-        server: server_pid.map(|pid| ServerUsage {
-            pid,
-            usage: after.server_usage(&before, rss_end),
-            rss_idle,
-            rss_connected,
-        }),
+        server,
         generator: after.own_usage(&before),
         machine_busy: after.machine_busy(&before),
-    })
+    }
 }
 
 fn subscriber_plan(
