@@ -18,7 +18,7 @@ use crate::delivery::{Delivery, Dialect};
 use crate::hub::Registration;
 use crate::replay::{self, Cursor};
 use crate::session::{self, Fault, Protocol};
-use crate::state::{AppState, ConnectionGuard};
+use crate::state::AppState;
 use crate::subscriptions::Subscriptions;
 use crate::ws::WsConn;
 
@@ -80,19 +80,17 @@ async fn run(
     admitted: Result<Admitted, Refusal>,
     defaults: UrlDefaults,
 ) {
-    let _task = state.sessions.token();
-    let _conn = ConnectionGuard::new(&state.metrics);
-    let mut conn = WsConn::new(socket, &state);
-    let Admitted {
+    let Some(session::Opened {
+        mut conn,
         claims: principal,
         tenant,
-        slot: _slot,
-    } = match admitted {
-        Ok(a) => a,
-        Err(refusal) => return conn.close(refusal.code, &refusal.message).await,
+        registration,
+        queue,
+        held: _held,
+    }) = session::open(socket, &state, admitted).await
+    else {
+        return;
     };
-    let (registration, queue) = state.hub.register(tenant.clone(), state.config.queue_len);
-    conn.overflow = registration.overflow().clone();
     let mut session = Session {
         state: Arc::clone(&state),
         subs: Subscriptions::new(&principal),

@@ -17,7 +17,7 @@ use crate::delivery::{Delivery, Dialect};
 use crate::feed::{self, FeedRequest};
 use crate::hub::Registration;
 use crate::session::{self, Fault, Protocol};
-use crate::state::{AppState, ConnectionGuard};
+use crate::state::AppState;
 use crate::subscriptions::Subscriptions;
 use crate::ws::WsConn;
 
@@ -40,19 +40,17 @@ async fn run(
     admitted: Result<Admitted, Refusal>,
     request: FeedRequest,
 ) {
-    let _task = state.sessions.token();
-    let _conn = ConnectionGuard::new(&state.metrics);
-    let mut conn = WsConn::new(socket, &state);
-    let Admitted {
+    let Some(session::Opened {
+        mut conn,
         claims,
         tenant,
-        slot: _slot,
-    } = match admitted {
-        Ok(a) => a,
-        Err(refusal) => return conn.close(refusal.code, &refusal.message).await,
+        registration,
+        queue,
+        held: _held,
+    }) = session::open(socket, &state, admitted).await
+    else {
+        return;
     };
-    let (registration, queue) = state.hub.register(tenant.clone(), state.config.queue_len);
-    conn.overflow = registration.overflow().clone();
     let mut session = Session {
         tenant,
         filters: request.filters.clone().unwrap_or_default(),

@@ -6,14 +6,73 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::ws::{Message, Utf8Bytes};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use socfeed_proto::CloseCode;
+use socfeed_proto::{Claims, TenantId};
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
+use crate::admit::{Admitted, Refusal};
 use crate::delivery::Delivery;
-use crate::hub::Queue;
+use crate::hub::{Queue, Registration};
 use crate::limits::Bucket;
-use crate::state::AppState;
+use crate::limits::Slot;
+use crate::state::{AppState, ConnectionGuard};
 use crate::ws::{Ended, Heartbeat, WsConn, expiry, is_too_big};
+
+/// An admitted WebSocket session: its connection, who it is, its place in the hub, and what it
+/// holds while it lives.
+pub struct Opened {
+    pub conn: WsConn,
+    pub claims: Claims,
+    pub tenant: TenantId,
+    pub registration: Registration,
+    pub queue: Queue,
+    pub held: Held,
+}
+
+/// Released when the session ends: its session-tracker token, the connection gauge, its slot.
+pub struct Held {
+    _task: TaskTrackerToken,
+    _gauge: ConnectionGuard,
+    _slot: Slot,
+}
+
+/// Starts a session on an upgraded socket: a refused one is closed with its code (`None`), an
+/// admitted one is registered in the hub (with nothing to receive yet).
+pub async fn open(
+    socket: WebSocket,
+    state: &AppState,
+    admitted: Result<Admitted, Refusal>,
+) -> Option<Opened> {
+    let task = state.sessions.token();
+    let gauge = ConnectionGuard::new(&state.metrics);
+    let mut conn = WsConn::new(socket, state);
+    let Admitted {
+        claims,
+        tenant,
+        slot,
+    } = match admitted {
+        Ok(a) => a,
+        Err(refusal) => {
+            conn.close(refusal.code, &refusal.message).await;
+            return None;
+        }
+    };
+    let (registration, queue) = state.hub.register(tenant.clone(), state.config.queue_len);
+    conn.overflow = registration.overflow().clone();
+    Some(Opened {
+        conn,
+        claims,
+        tenant,
+        registration,
+        queue,
+        held: Held {
+            _task: task,
+            _gauge: gauge,
+            _slot: slot,
+        },
+    })
+}
 
 /// Most frames taken from the queue per write.
 const BATCH: usize = 64;
