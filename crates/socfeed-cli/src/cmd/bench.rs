@@ -86,6 +86,10 @@ pub struct Args {
     /// Channel every subscriber subscribes to.
     #[arg(long, default_value = "all")]
     channel: String,
+    /// How subscribers connect: `ws` (AiSOC WebSocket, `/ws`) or `sse` (GOVERN Server-Sent Events,
+    /// `/v1/soc/feed/sse`, every channel).
+    #[arg(long, default_value = "ws", value_parser = ["ws", "sse"])]
+    transport: String,
     /// Type of the published events (its channel must be --channel unless that is `all`).
     #[arg(long, default_value = "alert.created")]
     event_type: String,
@@ -364,6 +368,8 @@ fn subscriber_plan(
         url: format!("{}?token={token}", target.ws),
         subscribe: serde_json::json!({"type": "subscribe", "channel": settings.channel.as_str()})
             .to_string(),
+        sse: (args.transport == "sse")
+            .then(|| format!("{}/v1/soc/feed/sse?token={token}", target.http)),
     }))
 }
 

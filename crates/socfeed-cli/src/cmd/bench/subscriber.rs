@@ -33,6 +33,9 @@ pub(super) struct Plan {
     pub(super) url: String,
     /// `{"type":"subscribe","channel":…}`
     pub(super) subscribe: String,
+    /// With SSE subscribers: `http://…/v1/soc/feed/sse?token=…` (the WebSocket is then only used
+    /// to learn the head, so the stream resumes exactly after it).
+    pub(super) sse: Option<String>,
 }
 
 /// One subscriber's live state, as the coordinator sees it while draining.
@@ -147,6 +150,28 @@ pub(super) async fn run(index: usize, plan: Arc<Plan>, board: Arc<Board>) -> Out
             return Outcome::Failed(format!("{e:#}"));
         }
     };
+    if let Some(url) = &plan.sse {
+        // The head is known: the WebSocket's work is done, the stream resumes after it.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
+        let head = stats.last_seq.to_string();
+        let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, sse_connect(url, &head)).await;
+        let response = match opened {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                board.settled.fetch_add(1, Ordering::Release);
+                return Outcome::Failed(format!("{e:#}"));
+            }
+            Err(_) => {
+                board.settled.fetch_add(1, Ordering::Release);
+                return Outcome::Failed(format!("no SSE response within {HANDSHAKE_TIMEOUT:?}"));
+            }
+        };
+        progress.open.store(true, Ordering::Relaxed);
+        board.settled.fetch_add(1, Ordering::Release);
+        stats.ending = stats.receive_sse(response, &board, progress).await;
+        progress.open.store(false, Ordering::Relaxed);
+        return Outcome::Ran(Box::new(stats));
+    }
     progress.open.store(true, Ordering::Relaxed);
     board.settled.fetch_add(1, Ordering::Release);
     stats.ending = stats.receive(&mut ws, &board, progress).await;
@@ -155,6 +180,21 @@ pub(super) async fn run(index: usize, plan: Arc<Plan>, board: Arc<Board>) -> Out
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
     }
     Outcome::Ran(Box::new(stats))
+}
+
+/// Opens the SSE stream resuming after `last_event_id`.
+async fn sse_connect(url: &str, last_event_id: &str) -> anyhow::Result<reqwest::Response> {
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("accept", "text/event-stream")
+        .header("last-event-id", last_event_id)
+        .send()
+        .await
+        .context("connecting the SSE stream")?;
+    if !response.status().is_success() {
+        bail!("the SSE stream was refused with {}", response.status());
+    }
+    Ok(response)
 }
 
 /// Connects, subscribes and returns the socket with the head seq of the ack.
@@ -246,6 +286,43 @@ impl Stats {
                 Some(Err(e)) => return Ending::Error(e.to_string()),
                 None => return Ending::Dropped,
             }
+        }
+    }
+
+    /// Reads SSE events until stopped: every `data:` line is a GOVERN envelope (heartbeats carry
+    /// no seq and are skipped by `on_frame`).
+    async fn receive_sse(
+        &mut self,
+        response: reqwest::Response,
+        board: &Board,
+        progress: &Progress,
+    ) -> Ending {
+        let mut body = response.bytes_stream();
+        let mut pending: Vec<u8> = Vec::new();
+        let stop = board.stop.cancelled();
+        tokio::pin!(stop);
+        loop {
+            let chunk = tokio::select! {
+                biased;
+                () = &mut stop => return Ending::Stopped,
+                chunk = body.next() => chunk,
+            };
+            let chunk = match chunk {
+                Some(Ok(c)) => c,
+                Some(Err(e)) => return Ending::Error(e.to_string()),
+                None => return Ending::Dropped,
+            };
+            pending.extend_from_slice(&chunk);
+            let measure_from = board.measure_from_ns.load(Ordering::Relaxed);
+            let mut start = 0;
+            while let Some(end) = pending[start..].iter().position(|b| *b == b'\n') {
+                let line = &pending[start..start + end];
+                if let Some(data) = line.strip_prefix(b"data: ") {
+                    self.on_frame(data, measure_from, progress);
+                }
+                start += end + 1;
+            }
+            pending.drain(..start);
         }
     }
 
