@@ -244,8 +244,8 @@ fn check_frames(seq: u64, e: &InputEvent) {
     };
 
     let a = aisoc::encode_event(&ev);
-    assert!(!a.contains(&b'\n') && !a.contains(&b'\r'));
-    let a_text = std::str::from_utf8(&a).expect("frames are UTF-8");
+    assert!(!a.contains(['\n', '\r']));
+    let a_text = a.as_str();
     let f: AisocFrame<'_> = serde_json::from_str(a_text).expect("AiSOC frame parses");
     assert_eq!(f.kind, ev.event_type);
     assert_eq!(f.payload.get(), ev.payload.get());
@@ -255,8 +255,8 @@ fn check_frames(seq: u64, e: &InputEvent) {
     assert_eq!(f.seq, seq);
 
     let g = govern::encode_event(&ev);
-    assert!(!g.contains(&b'\n') && !g.contains(&b'\r'));
-    let g_text = std::str::from_utf8(&g).expect("frames are UTF-8");
+    assert!(!g.contains(['\n', '\r']));
+    let g_text = g.as_str();
     let f: GovernFrame<'_> = serde_json::from_str(g_text).expect("GOVERN frame parses");
     assert_eq!(f.event, ev.event_type);
     assert_eq!(f.data.get(), ev.payload.get());

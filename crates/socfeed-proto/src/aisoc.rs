@@ -3,7 +3,6 @@
 //! Out: `{"type","payload","tenant_id","ts"(RFC 3339),"id","seq"}` for events;
 //! `{"type":"subscribed"|"unsubscribed"|"error"|"ping", ...}` for control.
 
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -157,31 +156,29 @@ pub(crate) fn starts_object(text: &str) -> bool {
 }
 
 /// Appends `s` as a JSON string literal.
-pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
+    // Serialising a `&str` cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 /// Encodes an event as an AiSOC frame. Called once per event; the bytes are shared by every session.
-pub fn encode_event(e: &Event) -> Bytes {
+pub fn encode_event(e: &Event) -> String {
     let payload = e.payload.get();
-    let mut out = Vec::with_capacity(payload.len() + e.event_type.len() + e.id.len() + 128);
-    out.extend_from_slice(b"{\"type\":");
+    let mut out = String::with_capacity(payload.len() + e.event_type.len() + e.id.len() + 128);
+    out.push_str("{\"type\":");
     push_json_str(&mut out, &e.event_type);
-    out.extend_from_slice(b",\"payload\":");
-    out.extend_from_slice(payload.as_bytes());
-    out.extend_from_slice(b",\"tenant_id\":");
+    out.push_str(",\"payload\":");
+    out.push_str(payload);
+    out.push_str(",\"tenant_id\":");
     push_json_str(&mut out, e.tenant_id.as_str());
-    out.extend_from_slice(b",\"ts\":\"");
-    let mut ts = String::with_capacity(24);
-    timefmt::write_rfc3339_millis(&mut ts, e.ts);
-    out.extend_from_slice(ts.as_bytes());
-    out.extend_from_slice(b"\",\"id\":");
+    out.push_str(",\"ts\":\"");
+    timefmt::write_rfc3339_millis(&mut out, e.ts);
+    out.push_str("\",\"id\":");
     push_json_str(&mut out, &e.id);
-    out.extend_from_slice(b",\"seq\":");
-    out.extend_from_slice(e.seq.to_string().as_bytes());
-    out.push(b'}');
-    Bytes::from(out)
+    out.push_str(",\"seq\":");
+    out.push_str(&e.seq.to_string());
+    out.push('}');
+    out
 }
 
 fn control(kind: &str, payload: Value) -> String {
@@ -275,7 +272,7 @@ mod tests {
                 .unwrap(),
             ts: 1_777_802_400_000,
         };
-        let v: Value = serde_json::from_slice(&encode_event(&e)).unwrap();
+        let v: Value = serde_json::from_str(&encode_event(&e)).unwrap();
         assert_eq!(
             v,
             json!({"type":"alert.created","payload":{"title":"a \"b\""},"tenant_id":"t1",

@@ -1,6 +1,5 @@
 //! The GOVERN dialect (`/v1/soc/feed`, WebSocket and SSE): `{"event","data","ts"(unix ms),"id","seq"}`.
 
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -42,21 +41,21 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, String> {
 }
 
 /// Encodes an event as a GOVERN envelope. Called once per event; shared by every session.
-pub fn encode_event(e: &Event) -> Bytes {
+pub fn encode_event(e: &Event) -> String {
     let payload = e.payload.get();
-    let mut out = Vec::with_capacity(payload.len() + e.event_type.len() + e.id.len() + 80);
-    out.extend_from_slice(b"{\"event\":");
+    let mut out = String::with_capacity(payload.len() + e.event_type.len() + e.id.len() + 80);
+    out.push_str("{\"event\":");
     push_json_str(&mut out, &e.event_type);
-    out.extend_from_slice(b",\"data\":");
-    out.extend_from_slice(payload.as_bytes());
-    out.extend_from_slice(b",\"ts\":");
-    out.extend_from_slice(e.ts.to_string().as_bytes());
-    out.extend_from_slice(b",\"id\":");
+    out.push_str(",\"data\":");
+    out.push_str(payload);
+    out.push_str(",\"ts\":");
+    out.push_str(&e.ts.to_string());
+    out.push_str(",\"id\":");
     push_json_str(&mut out, &e.id);
-    out.extend_from_slice(b",\"seq\":");
-    out.extend_from_slice(e.seq.to_string().as_bytes());
-    out.push(b'}');
-    Bytes::from(out)
+    out.push_str(",\"seq\":");
+    out.push_str(&e.seq.to_string());
+    out.push('}');
+    out
 }
 
 /// A control message: `{"event": kind, "data": data, "ts": now_ms}`.
@@ -230,7 +229,7 @@ mod tests {
                 .unwrap(),
             ts: 1_744_123_456_789,
         };
-        let v: Value = serde_json::from_slice(&encode_event(&e)).unwrap();
+        let v: Value = serde_json::from_str(&encode_event(&e)).unwrap();
         assert_eq!(
             v,
             json!({"event":"alert.new","data":{"severity":"high"},"ts":1744123456789u64,"id":"evt_1","seq":3})

@@ -46,25 +46,16 @@ impl Delivery {
         match dialect {
             Dialect::Aisoc => self
                 .aisoc
-                .get_or_init(|| utf8(aisoc::encode_event(&self.event))),
+                .get_or_init(|| Utf8Bytes::from(aisoc::encode_event(&self.event))),
             Dialect::Govern => self
                 .govern
-                .get_or_init(|| utf8(govern::encode_event(&self.event))),
+                .get_or_init(|| Utf8Bytes::from(govern::encode_event(&self.event))),
         }
     }
 
     pub fn seq(&self) -> u64 {
         self.event.seq
     }
-}
-
-/// The encoders write JSON built from `&str`s, so the bytes are UTF-8.
-fn utf8(bytes: bytes::Bytes) -> Utf8Bytes {
-    Utf8Bytes::try_from(bytes).unwrap_or_else(|e| {
-        Utf8Bytes::from(format!(
-            "{{\"type\":\"error\",\"payload\":{{\"code\":\"internal\",\"message\":\"{e}\"}}}}"
-        ))
-    })
 }
 
 #[cfg(test)]

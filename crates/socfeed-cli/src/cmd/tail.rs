@@ -147,7 +147,7 @@ fn show(e: &Event, json: bool, govern: bool, colour: bool) -> std::io::Result<()
         } else {
             socfeed_proto::aisoc::encode_event(e)
         };
-        out.write_all(&envelope)?;
+        out.write_all(envelope.as_bytes())?;
         out.write_all(b"\n")?;
     } else {
         writeln!(out, "{}", render::line(e, colour))?;

@@ -107,14 +107,11 @@ mod tests {
     #[test]
     fn reads_events_and_replay_parts() {
         let bytes = govern::encode_event(&event(3));
-        let Incoming::Event(got) = decode(std::str::from_utf8(&bytes).unwrap(), &tenant()).unwrap()
-        else {
+        let Incoming::Event(got) = decode(&bytes, &tenant()).unwrap() else {
             panic!()
         };
         assert_eq!(govern::encode_event(&got), bytes);
-        let frames: Vec<String> = (1..=6)
-            .map(|i| String::from_utf8(govern::encode_event(&event(i)).to_vec()).unwrap())
-            .collect();
+        let frames: Vec<String> = (1..=6).map(|i| govern::encode_event(&event(i))).collect();
         let mut b = govern::ReplayBuilder::new(0, 1, true, Some("ep"), 300);
         let mut parts: Vec<String> = frames.iter().filter_map(|f| b.push(f, 2)).collect();
         parts.push(b.finish(2));
