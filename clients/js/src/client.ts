@@ -471,6 +471,14 @@ export class SocFeedClient {
     this.#emit("error", error);
   }
 
+  /** The first message of a connection: it is up (green), and the token worked. */
+  #heard(outcome: Outcome, transport: TransportKind): void {
+    if (outcome.upSince !== null) return;
+    outcome.upSince = Date.now();
+    this.#refusedToken = null;
+    this.#setStatus({ state: "connected", transport, attempt: 0, retryIn: null, reason: null, error: null });
+  }
+
   #setStatus(s: FeedStatus): void {
     const o = this.#status;
     if (
@@ -651,13 +659,7 @@ export class SocFeedClient {
           link.finish({ kind: "lost", message: errorMessage(e) });
         }
       };
-      link.heard = () => {
-        if (outcome.upSince === null) {
-          outcome.upSince = Date.now();
-          this.#refusedToken = null;
-          this.#setStatus({ state: "connected", transport: "websocket", attempt: 0, retryIn: null, reason: null, error: null });
-        }
-      };
+      link.heard = () => this.#heard(outcome, "websocket");
       link.finish = (ended) => {
         if (settled) return;
         settled = true;
@@ -780,13 +782,7 @@ export class SocFeedClient {
       watchdog = setTimeout(() => link.finish({ kind: "silent", ms: silence }), silence);
     };
     link.send = () => {};
-    link.heard = () => {
-      if (outcome.upSince === null) {
-        outcome.upSince = Date.now();
-        this.#refusedToken = null;
-        this.#setStatus({ state: "connected", transport: "sse", attempt: 0, retryIn: null, reason: null, error: null });
-      }
-    };
+    link.heard = () => this.#heard(outcome, "sse");
     link.finish = (ended) => {
       if (settled) return;
       settled = true;
