@@ -40,6 +40,12 @@ impl Recorder {
     }
 }
 
+/// Returns once the listener has seen every append acknowledged so far: the log may reply
+/// before it calls the listener, and a purge (of nothing) queues behind both.
+pub(crate) async fn settle(log: &dyn crate::EventLog) {
+    log.purge_before(i64::MIN).await.unwrap();
+}
+
 impl CommitListener for Recorder {
     fn committed(&self, events: Vec<Event>) {
         self.events.lock().unwrap().extend(events);
@@ -204,6 +210,7 @@ async fn batch_across_tenants(f: Fixture) {
     assert_eq!(seqs(&all(&f.log, "a").await), [1]);
     assert_eq!(seqs(&all(&f.log, "b").await), [1, 2]);
     assert_eq!(seqs(&all(&f.log, "c").await), [1]);
+    settle(&*f.log).await;
     assert_eq!(f.seen.events().len(), 4);
 }
 
@@ -226,6 +233,7 @@ async fn duplicates(f: Fixture) {
     assert_eq!((got[2].1, got[2].2), (3, false));
     assert_eq!(got[3], ("y", 2, true));
     assert_eq!(seqs(&all(&f.log, "a").await), [1, 2, 3]);
+    settle(&*f.log).await;
     assert_eq!(
         f.seen.seqs(),
         [("a".into(), 1), ("a".into(), 2), ("a".into(), 3)]
@@ -237,6 +245,7 @@ async fn duplicates(f: Fixture) {
         .await
         .unwrap();
     assert!(out.iter().all(|o| o.duplicate));
+    settle(&*f.log).await;
     assert_eq!(f.seen.events().len(), 3);
     assert_eq!(f.log.head(&tenant("a")).await.unwrap().seq, 3);
 }
@@ -249,6 +258,7 @@ async fn listener_order(f: Fixture) {
             .await
             .unwrap();
     }
+    settle(&*f.log).await;
     f.seen.assert_gap_free();
     let a: Vec<Event> = f
         .seen

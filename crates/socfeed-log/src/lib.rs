@@ -40,8 +40,9 @@ pub struct Head {
 }
 
 /// Receives committed events, in commit order (and so in seq order per tenant). Called from
-/// inside the log's append path after the events are durable and before `append` returns;
-/// it must not block.
+/// the log's append path once the events are durable, never before; `append` may return
+/// before the listener is called (the embedded log replies first), and the listener must not
+/// block.
 pub trait CommitListener: Send + Sync + 'static {
     fn committed(&self, events: Vec<Event>);
 }
@@ -76,8 +77,8 @@ pub enum LogError {
 /// * A draft with `id_supplied` whose id is already stored for its tenant (and still retained)
 ///   is not stored again; its outcome carries the stored seq and `duplicate: true`. The same
 ///   holds for a repeated id within one batch.
-/// * New events are handed to the [`CommitListener`] once durable, before `append` returns,
-///   in seq order per tenant. Duplicates are not handed on.
+/// * New events are handed to the [`CommitListener`] once durable (never before), in seq
+///   order per tenant, possibly after `append` returned. Duplicates are not handed on.
 /// * Reads see every acknowledged event that retention has not removed.
 /// * Nothing crosses tenants: every read takes a tenant and returns only its events.
 #[async_trait]

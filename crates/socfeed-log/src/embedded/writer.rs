@@ -2,8 +2,8 @@
 //!
 //! The thread takes the first waiting request, drains every other pending one (up to
 //! [`MAX_GROUP_DRAFTS`] drafts), and stores all the appends in one redb write transaction
-//! committed with [`Durability::Immediate`] (fsync). Only then does it hand the new events to
-//! the listener, in seq order, and reply to each request. If the transaction fails, every
+//! committed with [`Durability::Immediate`] (fsync). Only then does it reply to each request
+//! and hand the new events to the listener, in seq order. If the transaction fails, every
 //! request of the group gets the error and the sequencer heads are restored, so no seq is
 //! skipped or reused. A purge request is run in its own transaction, in queue order between
 //! groups of appends.
@@ -103,11 +103,14 @@ impl Writer {
         let mut before = Before::new();
         match self.write_group(batches, &mut before) {
             Ok((outcomes, fresh)) => {
-                if !fresh.is_empty() {
-                    self.listener.committed(fresh);
-                }
+                // Replies first: a publisher's acknowledgement does not wait for the fan-out.
+                // The next group is not committed before the listener returns, so it still
+                // sees every commit in order.
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
+                }
+                if !fresh.is_empty() {
+                    self.listener.committed(fresh);
                 }
             }
             Err(e) => {
