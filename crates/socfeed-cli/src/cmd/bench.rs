@@ -86,9 +86,11 @@ pub struct Args {
     /// Channel every subscriber subscribes to.
     #[arg(long, default_value = "all")]
     channel: String,
-    /// How subscribers connect: `ws` (AiSOC WebSocket, `/ws`) or `sse` (GOVERN Server-Sent Events,
-    /// `/v1/soc/feed/sse`, every channel).
-    #[arg(long, default_value = "ws", value_parser = ["ws", "sse"])]
+    /// How subscribers connect: `ws` (AiSOC WebSocket, `/ws`), `sse` (GOVERN Server-Sent Events,
+    /// `/v1/soc/feed/sse`, every channel), or `nchan`: not socfeed but an nginx + nchan server at
+    /// --url, with WebSocket subscribers on `/sub/<id>` and one message per `POST /pub/<id>`
+    /// (for side-by-side comparisons; see bench/compare.sh).
+    #[arg(long, default_value = "ws", value_parser = ["ws", "sse", "nchan"])]
     transport: String,
     /// Type of the published events (its channel must be --channel unless that is `all`).
     #[arg(long, default_value = "alert.created")]
@@ -110,6 +112,8 @@ struct Settings {
     pace: Pace,
     batch: usize,
     secret: String,
+    /// Tells this run's channels apart from earlier runs' (nchan keeps messages between runs).
+    run_id: u64,
 }
 
 impl Settings {
@@ -135,6 +139,11 @@ impl Settings {
         ensure!(!args.duration.is_zero(), "--duration must be more than 0s");
         let (pace, batch) = pace_and_batch(args)?;
         ensure!(
+            !args.nchan() || (batch == 1 && !args.spawn.spawn),
+            "--transport nchan publishes one message per request (--batch 1; use --concurrency \
+             for more in flight; a rate above 1000/s needs --max) to an nginx + nchan at --url (no --spawn)"
+        );
+        ensure!(
             batch * (args.payload_size + args.event_type.len() + 32) < MAX_BODY,
             "a batch of {batch} events of {} bytes exceeds the 1 MiB publish limit",
             args.payload_size
@@ -145,6 +154,7 @@ impl Settings {
             pace,
             batch,
             secret: secret(args)?,
+            run_id: wire::unix_nanos(),
         })
     }
 }
@@ -172,7 +182,17 @@ fn pace_and_batch(args: &Args) -> anyhow::Result<(Pace, usize)> {
     Ok((Pace::Rate(args.rate), asked.max(needed)))
 }
 
+impl Args {
+    /// Whether the server under test is nginx + nchan rather than socfeed.
+    fn nchan(&self) -> bool {
+        self.transport == "nchan"
+    }
+}
+
 fn secret(args: &Args) -> anyhow::Result<String> {
+    if args.nchan() {
+        return Ok(String::new());
+    }
     match (&args.jwt_secret, args.spawn.spawn) {
         (Some(s), _) => Ok(s.clone()),
         (None, true) => Ok(format!(
@@ -363,11 +383,20 @@ fn subscriber_plan(
     settings: &Settings,
     target: &Target,
 ) -> anyhow::Result<Arc<subscriber::Plan>> {
+    if args.nchan() {
+        return Ok(Arc::new(subscriber::Plan {
+            url: format!("{}/sub/{}", target.ws_base(), nchan_channel(settings)),
+            subscribe: None,
+            sse: None,
+        }));
+    }
     let token = mint(args, settings, "bench-subscriber", Role::Subscriber)?;
     Ok(Arc::new(subscriber::Plan {
         url: format!("{}?token={token}", target.ws),
-        subscribe: serde_json::json!({"type": "subscribe", "channel": settings.channel.as_str()})
-            .to_string(),
+        subscribe: Some(
+            serde_json::json!({"type": "subscribe", "channel": settings.channel.as_str()})
+                .to_string(),
+        ),
         sse: (args.transport == "sse")
             .then(|| format!("{}/v1/soc/feed/sse?token={token}", target.http)),
     }))
@@ -379,9 +408,23 @@ fn publisher_plan(
     target: &Target,
     start: Instant,
 ) -> anyhow::Result<publisher::Plan> {
+    let (url, token, nchan) = match args.nchan() {
+        true => (
+            format!("{}/pub/{}", target.http, nchan_channel(settings)),
+            String::new(),
+            true,
+        ),
+        false => (
+            format!("{}/v1/events", target.http),
+            mint(args, settings, "bench-publisher", Role::Publisher)?,
+            false,
+        ),
+    };
     Ok(publisher::Plan {
-        url: format!("{}/v1/events", target.http),
-        token: mint(args, settings, "bench-publisher", Role::Publisher)?,
+        url,
+        token,
+        nchan,
+        next_seq: std::sync::atomic::AtomicU64::new(1),
         event_type: args.event_type.clone(),
         payload_size: args.payload_size,
         batch: settings.batch,
@@ -390,6 +433,12 @@ fn publisher_plan(
         measure_from: start + args.warmup,
         end: start + args.warmup + args.duration,
     })
+}
+
+/// The nchan channel of this run: new for every run, so no message of an earlier run is replayed
+/// to the subscribers.
+fn nchan_channel(settings: &Settings) -> String {
+    format!("{}_{}", settings.channel.as_str(), settings.run_id)
 }
 
 /// A token of the bench tenant that outlives the whole run.
@@ -582,6 +631,7 @@ fn setup(
     spawned: Option<&SpawnedServer>,
 ) -> Setup {
     let server_kind = match spawned {
+        None if args.nchan() => "nginx + nchan (external)".to_owned(),
         None => "external".to_owned(),
         Some(_) => {
             let log = match args.spawn.log {

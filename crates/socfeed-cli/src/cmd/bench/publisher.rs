@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -36,6 +37,10 @@ pub(super) struct Plan {
     /// `http://…/v1/events`
     pub(super) url: String,
     pub(super) token: String,
+    /// The server is nginx + nchan: one message per request, its seq numbered here.
+    pub(super) nchan: bool,
+    /// The next seq this publisher numbers (nchan only; socfeed assigns its own).
+    pub(super) next_seq: AtomicU64,
     pub(super) event_type: String,
     pub(super) payload_size: usize,
     /// Events per request.
@@ -149,6 +154,16 @@ async fn closed_loop(
 /// Sends one batch stamped with the current time.
 async fn post(client: &reqwest::Client, plan: &Plan) -> Sent {
     let started = Instant::now();
+    if plan.nchan {
+        let seq = plan.next_seq.fetch_add(1, Ordering::Relaxed);
+        let body = wire::nchan_message(seq, plan.payload_size, wire::unix_nanos());
+        let result = send_nchan(client, plan, body, seq).await;
+        return Sent {
+            started,
+            elapsed: started.elapsed(),
+            result,
+        };
+    }
     let body = wire::publish_body(
         &plan.event_type,
         plan.batch,
@@ -178,6 +193,28 @@ async fn send(client: &reqwest::Client, plan: &Plan, body: String) -> Result<Vec
         return Err(format!("HTTP {}", status.as_u16()));
     }
     acked_seqs(&bytes).ok_or_else(|| "unreadable 202 reply".to_owned())
+}
+
+/// One message to nchan's publisher location; any 2xx acknowledges it.
+async fn send_nchan(
+    client: &reqwest::Client,
+    plan: &Plan,
+    body: String,
+    seq: u64,
+) -> Result<Vec<u64>, String> {
+    let response = client
+        .post(&plan.url)
+        .header(CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| failure(&e))?;
+    let status = response.status();
+    response.bytes().await.map_err(|e| failure(&e))?;
+    match status.is_success() {
+        true => Ok(vec![seq]),
+        false => Err(format!("HTTP {}", status.as_u16())),
+    }
 }
 
 /// A short, bounded set of failure names (they key a map).

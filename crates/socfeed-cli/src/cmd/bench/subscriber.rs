@@ -31,8 +31,9 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub(super) struct Plan {
     /// `ws://…/ws?token=…`
     pub(super) url: String,
-    /// `{"type":"subscribe","channel":…}`
-    pub(super) subscribe: String,
+    /// `{"type":"subscribe","channel":…}`; none for nchan, where the URL is the subscription and
+    /// seqs start at 1.
+    pub(super) subscribe: Option<String>,
     /// With SSE subscribers: `http://…/v1/soc/feed/sse?token=…` (the WebSocket is then only used
     /// to learn the head, so the stream resumes exactly after it).
     pub(super) sse: Option<String>,
@@ -207,7 +208,10 @@ async fn connect_and_subscribe(plan: &Plan) -> anyhow::Result<(Ws, u64)> {
         tokio_tungstenite::connect_async_with_config(plan.url.as_str(), Some(config), true)
             .await
             .context("connecting")?;
-    ws.send(Message::text(plan.subscribe.as_str()))
+    let Some(subscribe) = &plan.subscribe else {
+        return Ok((ws, 0));
+    };
+    ws.send(Message::text(subscribe.as_str()))
         .await
         .context("sending subscribe")?;
     loop {

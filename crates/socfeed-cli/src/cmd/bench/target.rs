@@ -43,6 +43,11 @@ impl Target {
         let ws = format!("ws{}/ws", &http["http".len()..]);
         Ok(Target { http, ws })
     }
+
+    /// `ws://host:port` (no path).
+    pub(super) fn ws_base(&self) -> &str {
+        self.ws.strip_suffix("/ws").unwrap_or(&self.ws)
+    }
 }
 
 /// How to start the server ourselves.
@@ -215,6 +220,7 @@ mod tests {
             "ws://localhost:9/ws"
         );
         assert!(Target::parse("http://[::1]:9").is_ok());
+        assert_eq!(t.ws_base(), "ws://127.0.0.1:8086");
         assert!(Target::parse("http://10.0.0.1:8086").is_err());
         assert!(Target::parse("http://example.com").is_err());
         assert!(Target::parse("https://127.0.0.1").is_err());

@@ -67,6 +67,15 @@ pub(super) fn publish_body(
     body
 }
 
+/// One nchan message: `{"t":<sent_ns>,"pad":"xx…","seq":N}`, padded to `size` bytes. nchan
+/// delivers the body as it is, so it carries the seq that socfeed would put in its envelope
+/// (last, where [`seq`] looks for it).
+pub(super) fn nchan_message(seq: u64, size: usize, sent_ns: u64) -> String {
+    let bare = format!("{{\"t\":{sent_ns},\"pad\":\"\",\"seq\":{seq}}}");
+    let pad = "x".repeat(size.saturating_sub(bare.len()));
+    format!("{{\"t\":{sent_ns},\"pad\":\"{pad}\",\"seq\":{seq}}}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +106,10 @@ mod tests {
         assert_eq!(events[0]["type"], "alert.created");
         assert_eq!(events[2]["payload"]["t"], 1_234);
         assert_eq!(events[1]["payload"].to_string().len(), 200);
+        let message = nchan_message(9, 200, 1_234);
+        assert_eq!(message.len(), 200);
+        assert_eq!(seq(message.as_bytes()), Some(9));
+        assert_eq!(sent_at(message.as_bytes()), Some(1_234));
         let small = publish_body("alert.created", 1, 0, 7);
         assert_eq!(sent_at(small.as_bytes()), Some(7));
     }
