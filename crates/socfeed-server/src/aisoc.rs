@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::{Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -20,12 +19,7 @@ use crate::replay::{self, Cursor};
 use crate::session::{self, Fault, Protocol};
 use crate::state::AppState;
 use crate::subscriptions::Subscriptions;
-use crate::ws::WsConn;
-
-/// Initial read buffer of a WebSocket connection (grows for larger messages).
-const READ_BUFFER: usize = 4 * 1024;
-/// Bytes gathered before a WebSocket write reaches the socket (a flush sends the rest).
-const WRITE_BUFFER: usize = 16 * 1024;
+use crate::ws::{ServerSocket, Upgrade, WsConn};
 
 /// `GET /ws`: upgrades first (browsers cannot read a refused upgrade's status), then closes with
 /// 4001/4003 when the token does not hold.
@@ -34,38 +28,25 @@ pub async fn handler(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     let (admitted, source) = admit::admit(&state, &headers, &query, peer.ip());
-    let ws = configure(ws, &state, source);
     let defaults = UrlDefaults {
         since: query
             .get("since")
             .map(|s| s.parse::<Seq>().map_err(|_| s.clone())),
         epoch: query.get("epoch").cloned(),
     };
-    ws.on_upgrade(move |socket| run(socket, state, admitted, defaults))
+    let limit = state.config.max_message_size;
+    ws.on_upgrade(subprotocol(source), limit, move |socket| {
+        run(socket, state, admitted, defaults)
+    })
 }
 
-/// Frame limits, and the `bearer` subprotocol when the token came that way.
-pub fn configure(
-    ws: WebSocketUpgrade,
-    state: &AppState,
-    source: Option<TokenSource>,
-) -> WebSocketUpgrade {
-    let limit = state.config.max_message_size;
-    // Small buffers that grow on demand keep idle connections cheap; writes still go out in
-    // batches (a flush per batch of frames).
-    let ws = ws
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER);
-    if source == Some(TokenSource::Subprotocol) {
-        ws.protocols(["bearer"])
-    } else {
-        ws
-    }
+/// The `bearer` subprotocol is selected when the token came that way (browsers drop a
+/// connection whose offered subprotocol the server does not select).
+pub fn subprotocol(source: Option<TokenSource>) -> Option<&'static str> {
+    (source == Some(TokenSource::Subprotocol)).then_some("bearer")
 }
 
 /// `?since=` and `?epoch=` from the URL: defaults for every subscribe of the connection.
@@ -75,7 +56,7 @@ struct UrlDefaults {
 }
 
 async fn run(
-    socket: WebSocket,
+    socket: ServerSocket,
     state: Arc<AppState>,
     admitted: Result<Admitted, Refusal>,
     defaults: UrlDefaults,
@@ -171,10 +152,10 @@ impl Protocol for Session {
         }
     }
 
-    fn frame(&self, d: &Delivery) -> Option<Utf8Bytes> {
+    fn frame<'d>(&self, d: &'d Delivery) -> Option<&'d str> {
         self.subs
             .wants(&d.channel, d.seq())
-            .then(|| d.frame(Dialect::Aisoc).clone())
+            .then(|| d.frame(Dialect::Aisoc))
     }
 }
 
@@ -293,10 +274,10 @@ async fn send_replay(
         let frames: Vec<_> = page
             .iter()
             .filter(|d| subs.allowed(&d.channel) && !subs.covers(&d.channel))
-            .map(|d| d.frame(Dialect::Aisoc).clone())
+            .map(|d| d.frame(Dialect::Aisoc))
             .collect();
         let n = frames.len() as u64;
-        conn.send_batch(frames).await?;
+        conn.send_batch(&frames).await?;
         state.metrics.events_replayed.inc_by(n);
         state.metrics.frames_sent.inc_by(n);
     }

@@ -2,7 +2,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::ws::Utf8Bytes;
 use socfeed_proto::{Channel, Event, FilterFields, aisoc, govern};
 
 /// The wire dialects a session may speak.
@@ -22,8 +21,8 @@ pub struct Delivery {
     pub channel: Channel,
     /// Payload fields GOVERN filters look at, extracted once.
     pub fields: FilterFields,
-    aisoc: OnceLock<Utf8Bytes>,
-    govern: OnceLock<Utf8Bytes>,
+    aisoc: OnceLock<String>,
+    govern: OnceLock<String>,
 }
 
 impl Delivery {
@@ -42,14 +41,12 @@ impl Delivery {
     }
 
     /// The event's frame in `dialect`, encoded on first call and shared afterwards.
-    pub fn frame(&self, dialect: Dialect) -> &Utf8Bytes {
+    pub fn frame(&self, dialect: Dialect) -> &str {
         match dialect {
-            Dialect::Aisoc => self
-                .aisoc
-                .get_or_init(|| Utf8Bytes::from(aisoc::encode_event(&self.event))),
+            Dialect::Aisoc => self.aisoc.get_or_init(|| aisoc::encode_event(&self.event)),
             Dialect::Govern => self
                 .govern
-                .get_or_init(|| Utf8Bytes::from(govern::encode_event(&self.event))),
+                .get_or_init(|| govern::encode_event(&self.event)),
         }
     }
 
@@ -77,11 +74,10 @@ mod tests {
         let d = Delivery::new(e).unwrap();
         assert_eq!(d.channel.as_str(), "alerts");
         assert_eq!(d.fields.severity.as_deref(), Some("high"));
-        let a = d.frame(Dialect::Aisoc).as_str().as_ptr();
-        assert_eq!(a, d.frame(Dialect::Aisoc).as_str().as_ptr());
+        let a = d.frame(Dialect::Aisoc).as_ptr();
+        assert_eq!(a, d.frame(Dialect::Aisoc).as_ptr());
         assert!(
             d.frame(Dialect::Govern)
-                .as_str()
                 .starts_with("{\"event\":\"alert.new\"")
         );
     }

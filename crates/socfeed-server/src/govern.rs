@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::{Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -19,23 +18,25 @@ use crate::hub::Registration;
 use crate::session::{self, Fault, Protocol};
 use crate::state::AppState;
 use crate::subscriptions::Subscriptions;
-use crate::ws::WsConn;
+use crate::ws::{ServerSocket, Upgrade, WsConn};
 
 pub async fn handler(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     let (admitted, source) = admit::admit(&state, &headers, &query, peer.ip());
-    let ws = crate::aisoc::configure(ws, &state, source);
     let request = FeedRequest::parse(&query, &headers, state.config.replay_window);
-    ws.on_upgrade(move |socket| run(socket, state, admitted, request))
+    let limit = state.config.max_message_size;
+    ws.on_upgrade(crate::aisoc::subprotocol(source), limit, move |socket| {
+        run(socket, state, admitted, request)
+    })
 }
 
 async fn run(
-    socket: WebSocket,
+    socket: ServerSocket,
     state: Arc<AppState>,
     admitted: Result<Admitted, Refusal>,
     request: FeedRequest,
@@ -122,9 +123,7 @@ async fn start(
             .filter(|d| session.subs.allowed(&d.channel) && session.matches(d))
         {
             sent += 1;
-            if let Some(part) =
-                builder.push(d.frame(Dialect::Govern).as_str(), socfeed_log::now_ms())
-            {
+            if let Some(part) = builder.push(d.frame(Dialect::Govern), socfeed_log::now_ms()) {
                 conn.send_text(part).await?;
             }
         }
@@ -173,8 +172,7 @@ impl Protocol for Session {
         }
     }
 
-    fn frame(&self, d: &Delivery) -> Option<Utf8Bytes> {
-        (self.subs.wants(&d.channel, d.seq()) && self.matches(d))
-            .then(|| d.frame(Dialect::Govern).clone())
+    fn frame<'d>(&self, d: &'d Delivery) -> Option<&'d str> {
+        (self.subs.wants(&d.channel, d.seq()) && self.matches(d)).then(|| d.frame(Dialect::Govern))
     }
 }

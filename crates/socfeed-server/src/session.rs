@@ -2,11 +2,11 @@
 //! client messages, heartbeats, silence (4002), token expiry (4001), overflow (4008), shutdown (1001).
 //! What a dialect adds is its [`Protocol`]: how it answers client text and which frames it wants.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use socfeed_proto::CloseCode;
 use socfeed_proto::{Claims, TenantId};
 use tokio_util::task::task_tracker::TaskTrackerToken;
@@ -17,7 +17,7 @@ use crate::hub::{Queue, Registration};
 use crate::limits::Bucket;
 use crate::limits::Slot;
 use crate::state::{AppState, ConnectionGuard};
-use crate::ws::{Ended, Heartbeat, WsConn, expiry, is_too_big};
+use crate::ws::{Ended, Heartbeat, Incoming, RecvError, ServerSocket, WsConn, expiry, frame};
 
 /// An admitted WebSocket session: its connection, who it is, its place in the hub, and what it
 /// holds while it lives.
@@ -40,7 +40,7 @@ pub struct Held {
 /// Starts a session on an upgraded socket: a refused one is closed with its code (`None`), an
 /// admitted one is registered in the hub (with nothing to receive yet).
 pub async fn open(
-    socket: WebSocket,
+    socket: ServerSocket,
     state: &AppState,
     admitted: Result<Admitted, Refusal>,
 ) -> Option<Opened> {
@@ -116,7 +116,7 @@ pub trait Protocol: Send {
         text: &str,
     ) -> impl Future<Output = Result<(), Fault>> + Send;
     /// The frame to send for a live event, or `None` when this session does not want it.
-    fn frame(&self, delivery: &Delivery) -> Option<Utf8Bytes>;
+    fn frame<'d>(&self, delivery: &'d Delivery) -> Option<&'d str>;
 }
 
 /// Runs the session until it ends; returns the close code to send (none when the socket is gone)
@@ -134,11 +134,16 @@ pub async fn drive<P: Protocol>(
     let mut batch = Vec::with_capacity(BATCH);
     let rate = f64::from(state.config.max_messages_per_second);
     let mut messages = Bucket::new(rate, Instant::now());
+    // Made once: a fresh cancellation future per wake-up would join and leave the token's
+    // waiter list every time.
+    let shutdown = state.shutdown.clone().cancelled_owned();
+    let overflow = conn.overflow.clone().cancelled_owned();
+    tokio::pin!(shutdown, overflow);
     loop {
         tokio::select! {
             biased;
-            () = state.shutdown.cancelled() => return (Some(CloseCode::GOING_AWAY), ""),
-            () = conn.overflow.cancelled() => return (Some(CloseCode::SLOW_CONSUMER), ""),
+            () = &mut shutdown => return (Some(CloseCode::GOING_AWAY), ""),
+            () = &mut overflow => return (Some(CloseCode::SLOW_CONSUMER), ""),
             () = &mut expires => return (Some(CloseCode::UNAUTHORIZED), "token expired"),
             () = &mut heartbeat.silence => {
                 state.metrics.heartbeat_timeouts.inc();
@@ -150,28 +155,28 @@ pub async fn drive<P: Protocol>(
             }
             msg = conn.socket.recv() => {
                 let msg = match msg {
-                    None => return (None, ""),
-                    Some(Err(e)) if is_too_big(&e) => return (Some(CloseCode::TOO_BIG), ""),
-                    Some(Err(_)) => return (None, ""),
-                    Some(Ok(m)) => m,
+                    Ok(m) => m,
+                    Err(RecvError::Frame(e)) => return (Some(CloseCode(e.close_code())), ""),
+                    Err(RecvError::Closed | RecvError::Io(_)) => return (None, ""),
                 };
                 heartbeat.heard();
                 if messages.take(1.0, Instant::now()).is_err() {
                     return (Some(CloseCode::TOO_MANY), "too many messages");
                 }
                 let reply = match msg {
-                    Message::Text(text) => {
+                    Incoming::Text(text) => {
                         // What was queued before this message is delivered under the state it
                         // was published in, before the message changes subscriptions or filters.
                         while let Ok(d) = queue.try_recv() {
                             batch.push(d);
                         }
                         if let Err(e) = send_frames(protocol, conn, &mut batch, state).await { return ended(e); }
-                        protocol.on_text(conn, text.as_str()).await
+                        protocol.on_text(conn, &text).await
                     }
-                    Message::Binary(_) => Err(Fault::client("bad_request", "binary frames are not supported; send JSON text")),
-                    Message::Close(_) => return (Some(CloseCode::NORMAL), ""),
-                    Message::Ping(_) | Message::Pong(_) => Ok(()),
+                    Incoming::Binary => Err(Fault::client("bad_request", "binary frames are not supported; send JSON text")),
+                    Incoming::Close(_) => return (Some(CloseCode::NORMAL), ""),
+                    Incoming::Ping(payload) => conn.send_pong(&payload).await.map_err(Fault::Ended),
+                    Incoming::Pong => Ok(()),
                 };
                 match reply {
                     Ok(()) => {}
@@ -190,7 +195,7 @@ pub async fn drive<P: Protocol>(
     }
 }
 
-/// Writes the frames of `batch` this session wants, with one flush.
+/// Writes the frames of `batch` this session wants, in as few writes as the socket allows.
 async fn send_frames<P: Protocol>(
     protocol: &P,
     conn: &mut WsConn,
@@ -200,9 +205,18 @@ async fn send_frames<P: Protocol>(
     if batch.is_empty() {
         return Ok(());
     }
-    let frames: Vec<Utf8Bytes> = batch.drain(..).filter_map(|d| protocol.frame(&d)).collect();
-    let sent = frames.len() as u64;
-    conn.send_batch(frames).await?;
+    let socket = &mut conn.socket;
+    let staged = poll_fn(|cx| {
+        let mut frames = batch
+            .iter()
+            .filter_map(|d| protocol.frame(d))
+            .map(str::as_bytes);
+        Poll::Ready(socket.write_now(cx, frame::TEXT, &mut frames))
+    })
+    .await;
+    batch.clear();
+    let sent = staged.map_err(|_| Ended::Io)? as u64;
+    conn.flush().await?;
     state.metrics.frames_sent.inc_by(sent);
     Ok(())
 }

@@ -101,7 +101,10 @@ struct Stream<'a> {
 impl Stream<'_> {
     /// Writes one chunk, giving way to overflow, shutdown and a client that went away.
     async fn send(&self, chunk: impl Into<Bytes>) -> Result<(), Stop> {
+        // The send comes first: when there is room (the usual case) the cancellation futures
+        // are never polled.
         tokio::select! {
+            biased;
             r = self.tx.send(chunk.into()) => r.map_err(|_| Stop),
             () = self.registration.overflow().cancelled() => Err(Stop),
             () = self.state.shutdown.cancelled() => Err(Stop),
@@ -111,7 +114,7 @@ impl Stream<'_> {
     /// Appends one SSE event to `out`.
     fn push_event(out: &mut String, d: &Delivery) {
         out.push_str(&govern::sse_head(d.seq(), &d.event.event_type));
-        out.push_str(d.frame(Dialect::Govern).as_str());
+        out.push_str(d.frame(Dialect::Govern));
         out.push_str("\n\n");
     }
 
@@ -167,11 +170,15 @@ impl Stream<'_> {
         let mut expires = expiry(self.exp, self.state.config.keys.leeway);
         let overflow: CancellationToken = self.registration.overflow().clone();
         let mut batch = Vec::with_capacity(64);
+        // Made once, not per wake-up (see session::drive).
+        let shutdown = self.state.shutdown.clone().cancelled_owned();
+        let overflow = overflow.cancelled_owned();
+        tokio::pin!(shutdown, overflow);
         loop {
             tokio::select! {
                 biased;
-                () = self.state.shutdown.cancelled() => return,
-                () = overflow.cancelled() => return,
+                () = &mut shutdown => return,
+                () = &mut overflow => return,
                 () = self.tx.closed() => return,
                 () = &mut expires => {
                     let data = govern::error("token_expired", "the token expired", socfeed_log::now_ms());

@@ -1,15 +1,23 @@
 //! WebSocket plumbing shared by both dialects: sends that give way to shutdown and overflow,
-//! batched frame writes, closing with a code, heartbeat and token-expiry timers.
+//! batched frame writes, closing with a code, heartbeat and token-expiry timers. The protocol
+//! itself (handshake, framing, the socket) is in the submodules.
 
-use std::future::Future;
+pub mod frame;
+pub mod socket;
+pub mod upgrade;
+
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::SinkExt;
 use socfeed_proto::CloseCode;
 use tokio::time::{Instant, Interval, Sleep};
 use tokio_util::sync::CancellationToken;
+
+pub use self::frame::Incoming;
+pub use self::socket::RecvError;
+pub use self::upgrade::{ServerSocket, Upgrade};
 
 /// Why a session stopped writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +43,7 @@ impl Ended {
 /// A socket whose writes give way to the server's shutdown and the session's overflow, so a
 /// client that stopped reading never pins its task.
 pub struct WsConn {
-    pub socket: WebSocket,
+    pub socket: ServerSocket,
     pub shutdown: CancellationToken,
     pub overflow: CancellationToken,
     /// How long a close frame may wait to be written before the connection is dropped: the
@@ -46,7 +54,7 @@ pub struct WsConn {
 impl WsConn {
     /// A connection that gives way to the server's shutdown (its overflow token is set once the
     /// session is registered in the hub).
-    pub fn new(socket: WebSocket, state: &crate::state::AppState) -> WsConn {
+    pub fn new(socket: ServerSocket, state: &crate::state::AppState) -> WsConn {
         WsConn {
             socket,
             shutdown: state.shutdown.clone(),
@@ -55,12 +63,15 @@ impl WsConn {
         }
     }
 
-    async fn guard<F: Future<Output = Result<(), axum::Error>>>(
+    async fn guard<F: Future<Output = std::io::Result<()>>>(
         shutdown: &CancellationToken,
         overflow: &CancellationToken,
         f: F,
     ) -> Result<(), Ended> {
+        // The write comes first: when it completes at once (the usual case) the cancellation
+        // futures are never polled, so they cost no lock and no waiter registration.
         tokio::select! {
+            biased;
             r = f => r.map_err(|_| Ended::Io),
             () = overflow.cancelled() => Err(Ended::Overflow),
             () = shutdown.cancelled() => Err(Ended::Shutdown),
@@ -68,11 +79,12 @@ impl WsConn {
     }
 
     /// Sends one text message.
-    pub async fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), Ended> {
+    pub async fn send_text(&mut self, text: impl AsRef<str>) -> Result<(), Ended> {
+        let text = text.as_ref().as_bytes();
         Self::guard(
             &self.shutdown,
             &self.overflow,
-            self.socket.send(Message::Text(text.into())),
+            self.socket.send(frame::TEXT, &[text]),
         )
         .await
     }
@@ -82,24 +94,36 @@ impl WsConn {
         Self::guard(
             &self.shutdown,
             &self.overflow,
-            self.socket.send(Message::Ping(bytes::Bytes::new())),
+            self.socket.send(frame::PING, &[&[]]),
         )
         .await
     }
 
-    /// Queues several frames and flushes once.
-    pub async fn send_batch(
-        &mut self,
-        frames: impl IntoIterator<Item = Utf8Bytes>,
-    ) -> Result<(), Ended> {
+    /// Answers a client's Ping with its payload.
+    pub async fn send_pong(&mut self, payload: &[u8]) -> Result<(), Ended> {
+        Self::guard(
+            &self.shutdown,
+            &self.overflow,
+            self.socket.send(frame::PONG, &[payload]),
+        )
+        .await
+    }
+
+    /// Sends several text frames with as few writes as the socket allows.
+    pub async fn send_batch(&mut self, frames: &[&str]) -> Result<(), Ended> {
         let socket = &mut self.socket;
-        let write = async move {
-            for f in frames {
-                socket.feed(Message::Text(f)).await?;
-            }
-            socket.flush().await
-        };
-        Self::guard(&self.shutdown, &self.overflow, write).await
+        poll_fn(|cx| {
+            let mut payloads = frames.iter().map(|f| f.as_bytes());
+            Poll::Ready(socket.write_now(cx, frame::TEXT, &mut payloads))
+        })
+        .await
+        .map_err(|_| Ended::Io)?;
+        self.flush().await
+    }
+
+    /// Waits until the socket took every frame written so far.
+    pub async fn flush(&mut self) -> Result<(), Ended> {
+        Self::guard(&self.shutdown, &self.overflow, self.socket.flush()).await
     }
 
     /// Closes with `code` (and a short reason), waiting briefly for the peer's close reply.
@@ -107,29 +131,15 @@ impl WsConn {
     /// A slow consumer's socket is usually full: the close frame goes out behind the frames
     /// already buffered, once the client reads them, or the connection is dropped after
     /// `close_grace`.
-    pub async fn close(mut self, code: CloseCode, reason: &str) {
+    pub async fn close(self, code: CloseCode, reason: &str) {
         let reason = if reason.is_empty() {
             code.reason()
         } else {
             reason
         };
-        let frame = CloseFrame {
-            code: code.0,
-            reason: truncate(reason, 120).into(),
-        };
-        if tokio::time::timeout(
-            self.close_grace,
-            self.socket.send(Message::Close(Some(frame))),
-        )
-        .await
-        .is_err()
-        {
-            return;
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            while let Some(Ok(_)) = self.socket.recv().await {}
-        })
-        .await;
+        self.socket
+            .close(code.0, truncate(reason, 120), self.close_grace)
+            .await;
     }
 }
 
@@ -180,10 +190,4 @@ pub fn expiry(exp: u64, leeway: Duration) -> Pin<Box<Sleep>> {
         .saturating_sub(now)
         .min(Duration::from_secs(365 * 24 * 3600));
     Box::pin(tokio::time::sleep(left))
-}
-
-/// Whether a read error is the "message too big" one (close with 1009).
-pub fn is_too_big(err: &axum::Error) -> bool {
-    let text = err.to_string();
-    text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big")
 }

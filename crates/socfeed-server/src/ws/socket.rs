@@ -1,0 +1,268 @@
+//! A server WebSocket over an upgraded connection: whole messages in, frames out.
+//!
+//! Writes hand the kernel every frame of a batch in one vectored write: a small header per
+//! frame next to the shared, already-encoded payload, so a delivery copies nothing. Only what
+//! the socket does not take at once is copied, into a pending buffer that goes out before
+//! anything else. Reads go through a stack buffer into a buffer that exists only while a
+//! message is incomplete. So an idle connection holds no buffer at all.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::frame::{self, FrameError, Incoming, MAX_HEADER, Reader};
+
+/// Bytes asked of the socket per read (on the stack, not kept).
+const READ_CHUNK: usize = 2048;
+/// Frames per vectored write (two slices each, well under the kernel's 1024).
+const FRAMES_PER_WRITE: usize = 64;
+/// How long the close handshake waits for the peer's close frame.
+const CLOSE_REPLY: Duration = Duration::from_secs(1);
+
+/// Why no message could be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecvError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("the connection ended")]
+    Closed,
+    #[error("reading the connection: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The server side of one WebSocket.
+pub struct Socket<S> {
+    io: S,
+    reader: Reader,
+    /// Received bytes that do not form a whole frame yet (unallocated when idle).
+    inbuf: Vec<u8>,
+    /// Frame bytes the socket did not take yet; written before anything else.
+    pending: Vec<u8>,
+    pending_from: usize,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
+    /// A socket refusing client messages larger than `max_message` bytes.
+    pub fn new(io: S, max_message: usize) -> Socket<S> {
+        Socket {
+            io,
+            reader: Reader::new(max_message),
+            inbuf: Vec::new(),
+            pending: Vec::new(),
+            pending_from: 0,
+        }
+    }
+
+    /// The next message from the client. Cancel-safe: bytes already read stay here.
+    pub async fn recv(&mut self) -> Result<Incoming, RecvError> {
+        loop {
+            if let Some(message) = self.reader.next(&mut self.inbuf)? {
+                if self.inbuf.is_empty() {
+                    self.inbuf = Vec::new();
+                }
+                return Ok(message);
+            }
+            if poll_fn(|cx| self.poll_fill(cx)).await? == 0 {
+                return Err(RecvError::Closed);
+            }
+        }
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut buf = ReadBuf::uninit(&mut chunk);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+        self.inbuf.extend_from_slice(buf.filled());
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+
+    /// Sends one frame per payload (all of `opcode`), then waits until the socket took them.
+    /// If cancelled, what was not written yet stays pending and goes out first next time.
+    pub async fn send(&mut self, opcode: u8, payloads: &[&[u8]]) -> io::Result<()> {
+        poll_fn(|cx| Poll::Ready(self.write_now(cx, opcode, &mut payloads.iter().copied())))
+            .await?;
+        self.flush().await
+    }
+
+    /// Writes one frame per payload as far as the socket takes them without waiting, and
+    /// keeps the rest pending (behind anything already pending) for [`Socket::flush`].
+    /// Returns how many frames it took.
+    pub fn write_now(
+        &mut self,
+        cx: &mut Context<'_>,
+        opcode: u8,
+        payloads: &mut dyn Iterator<Item = &[u8]>,
+    ) -> io::Result<usize> {
+        let mut headers = [[0u8; MAX_HEADER]; FRAMES_PER_WRITE];
+        let mut lens = [0usize; FRAMES_PER_WRITE];
+        let mut bodies: [&[u8]; FRAMES_PER_WRITE] = [&[]; FRAMES_PER_WRITE];
+        let mut taken = 0;
+        loop {
+            let mut n = 0;
+            for payload in (&mut *payloads).take(FRAMES_PER_WRITE) {
+                lens[n] = frame::header(opcode, payload.len(), &mut headers[n]);
+                bodies[n] = payload;
+                n += 1;
+            }
+            if n == 0 {
+                return Ok(taken);
+            }
+            taken += n;
+            if !self.pending.is_empty() || !self.io.is_write_vectored() {
+                self.keep(&headers[..n], &lens[..n], &bodies[..n]);
+                continue;
+            }
+            let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
+            for i in 0..n {
+                slices[2 * i] = IoSlice::new(&headers[i][..lens[i]]);
+                slices[2 * i + 1] = IoSlice::new(bodies[i]);
+            }
+            let mut left: &mut [IoSlice<'_>] = &mut slices[..2 * n];
+            while !left.is_empty() {
+                match Pin::new(&mut self.io).poll_write_vectored(cx, left) {
+                    Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                    Poll::Ready(Ok(written)) => IoSlice::advance_slices(&mut left, written),
+                    Poll::Ready(Err(e)) => return Err(e),
+                    Poll::Pending => {
+                        for slice in left.iter() {
+                            self.pending.extend_from_slice(slice);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies frames into the pending buffer.
+    fn keep(&mut self, headers: &[[u8; MAX_HEADER]], lens: &[usize], bodies: &[&[u8]]) {
+        for ((header, len), body) in headers.iter().zip(lens).zip(bodies) {
+            self.pending.extend_from_slice(&header[..*len]);
+            self.pending.extend_from_slice(body);
+        }
+    }
+
+    /// Writes whatever is pending. Cancel-safe: progress is kept.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        while self.pending_from < self.pending.len() {
+            let written = poll_fn(|cx| {
+                Pin::new(&mut self.io).poll_write(cx, &self.pending[self.pending_from..])
+            })
+            .await?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.pending_from += written;
+        }
+        if !self.pending.is_empty() {
+            self.pending = Vec::new();
+            self.pending_from = 0;
+        }
+        Ok(())
+    }
+
+    /// Sends a close frame, waits up to `grace` for it to go out and up to a second for the
+    /// client's close frame, then shuts the connection.
+    pub async fn close(mut self, code: u16, reason: &str, grace: Duration) {
+        let payload = frame::close_payload(code, reason);
+        let sent = tokio::time::timeout(grace, self.send(frame::CLOSE, &[&payload])).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return;
+        }
+        let _ = tokio::time::timeout(CLOSE_REPLY, async {
+            loop {
+                match self.recv().await {
+                    Ok(Incoming::Close(_)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        let _ = tokio::time::timeout(
+            CLOSE_REPLY,
+            poll_fn(|cx| Pin::new(&mut self.io).poll_shutdown(cx)),
+        )
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [1u8, 2, 3, 4];
+        let mut out = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    #[tokio::test]
+    async fn messages_in_frames_out() {
+        let (server, mut client) = tokio::io::duplex(64);
+        let mut socket = Socket::new(server, 1024);
+        client
+            .write_all(&masked(frame::TEXT, b"hello"))
+            .await
+            .unwrap();
+        assert_eq!(socket.recv().await.unwrap(), Incoming::Text("hello".into()));
+        assert_eq!(socket.inbuf.capacity(), 0, "an idle socket holds no buffer");
+
+        // A duplex of 64 bytes cannot take three frames at once: the rest waits in `pending`.
+        let big = vec![b'x'; 200];
+        let frames: [&[u8]; 3] = [b"a", &big, b"c"];
+        let send = socket.send(frame::TEXT, &frames);
+        let read = async {
+            let mut got = vec![0u8; 2 + 1 + 4 + 200 + 2 + 1];
+            client.read_exact(&mut got).await.unwrap();
+            got
+        };
+        let (sent, got) = tokio::join!(send, read);
+        sent.unwrap();
+        assert_eq!(&got[..3], &[0x81, 1, b'a']);
+        assert_eq!(&got[3..7], &[0x81, 126, 0, 200]);
+        assert_eq!(&got[207..], &[0x81, 1, b'c']);
+        assert_eq!(socket.pending.capacity(), 0);
+
+        drop(client);
+        assert!(matches!(socket.recv().await, Err(RecvError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn recv_is_cancel_safe() {
+        let (server, mut client) = tokio::io::duplex(1024);
+        let mut socket = Socket::new(server, 1024);
+        let frame = masked(frame::TEXT, b"split");
+        client.write_all(&frame[..4]).await.unwrap();
+        let first = tokio::time::timeout(Duration::from_millis(50), socket.recv()).await;
+        assert!(first.is_err(), "no whole message yet");
+        client.write_all(&frame[4..]).await.unwrap();
+        assert_eq!(socket.recv().await.unwrap(), Incoming::Text("split".into()));
+    }
+
+    #[tokio::test]
+    async fn close_sends_code_and_waits_for_the_reply() {
+        let (server, mut client) = tokio::io::duplex(1024);
+        let socket = Socket::new(server, 1024);
+        let closing = tokio::spawn(socket.close(4008, "slow consumer", Duration::from_secs(1)));
+        let mut head = [0u8; 4];
+        client.read_exact(&mut head).await.unwrap();
+        assert_eq!(head[0], 0x88);
+        assert_eq!(u16::from_be_bytes([head[2], head[3]]), 4008);
+        let mut reason = vec![0u8; usize::from(head[1]) - 2];
+        client.read_exact(&mut reason).await.unwrap();
+        assert_eq!(reason, b"slow consumer");
+        client
+            .write_all(&masked(frame::CLOSE, &4008u16.to_be_bytes()))
+            .await
+            .unwrap();
+        closing.await.unwrap();
+    }
+}
