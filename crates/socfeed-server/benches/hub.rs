@@ -15,6 +15,7 @@ use socfeed_proto::{Event, TenantId};
 use socfeed_server::delivery::Delivery;
 use socfeed_server::hub::{Hub, Interest, Queue, Registration};
 use socfeed_server::metrics::Metrics;
+use socfeed_server::queue::Taken;
 
 const SESSIONS: usize = 10_000;
 const QUEUE_LEN: usize = 16;
@@ -39,6 +40,7 @@ struct Fixture {
     // Dropping a registration unregisters its session: keep them for the whole bench.
     _registrations: Vec<Registration>,
     queues: Vec<Queue>,
+    taken: Vec<Arc<Delivery>>,
 }
 
 impl Fixture {
@@ -60,17 +62,20 @@ impl Fixture {
             tenant,
             _registrations: registrations,
             queues,
+            taken: Vec::new(),
         }
     }
 
     /// Empties every queue; panics unless each held exactly `per_queue` deliveries.
     fn drain(&mut self, per_queue: usize) {
         for q in &mut self.queues {
-            let mut n = 0;
-            while q.try_recv().is_ok() {
-                n += 1;
-            }
-            assert_eq!(n, per_queue, "a session missed or got extra deliveries");
+            self.taken.clear();
+            while let Some(Taken::Items(_)) = q.try_take(&mut self.taken, usize::MAX) {}
+            assert_eq!(
+                self.taken.len(),
+                per_queue,
+                "a session missed or got extra deliveries"
+            );
         }
     }
 

@@ -68,7 +68,7 @@ async fn run(
         registration,
         queue,
         held: _held,
-    }) = session::open(socket, &state, admitted).await
+    }) = Box::pin(session::open(socket, &state, admitted)).await
     else {
         return;
     };
@@ -95,7 +95,7 @@ async fn run(
         None => {}
     }
     let (code, reason) = match early {
-        Err(err) => match conn.send_text(aisoc::error(&err)).await {
+        Err(err) => match Box::pin(conn.send_text(aisoc::error(&err))).await {
             Ok(()) => session::drive(&mut session, &mut conn, queue, &state, principal.exp).await,
             Err(e) => (e.close_code(), ""),
         },
@@ -105,7 +105,7 @@ async fn run(
     // Leave the hub before the (possibly slow) close handshake.
     drop(session);
     if let Some(code) = code {
-        conn.close(code, reason).await;
+        Box::pin(conn.close(code, reason)).await;
     }
 }
 

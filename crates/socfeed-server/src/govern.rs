@@ -48,7 +48,7 @@ async fn run(
         registration,
         queue,
         held: _held,
-    }) = session::open(socket, &state, admitted).await
+    }) = Box::pin(session::open(socket, &state, admitted)).await
     else {
         return;
     };
@@ -60,14 +60,14 @@ async fn run(
     let all = Channel::parse(socfeed_proto::channel::ALL)
         .unwrap_or_else(|_| unreachable!("`all` is a valid name"));
     state.metrics.subscriptions.inc();
-    let started = start(
+    let started = Box::pin(start(
         &state,
         &mut conn,
         &mut session,
         &registration,
         &all,
         &request,
-    )
+    ))
     .await;
     let (code, reason) = match started {
         Ok(()) => session::drive(&mut session, &mut conn, queue, &state, claims.exp).await,
@@ -77,7 +77,7 @@ async fn run(
     state.metrics.subscriptions.dec();
     drop(registration);
     if let Some(code) = code {
-        conn.close(code, reason).await;
+        Box::pin(conn.close(code, reason)).await;
     }
 }
 

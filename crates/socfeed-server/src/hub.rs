@@ -2,24 +2,24 @@
 //! want it without ever waiting for one.
 //!
 //! The hub is the log's [`CommitListener`]: it is called once per committed batch, in seq order,
-//! and only `try_send`s into each session's bounded queue. A full queue marks that session as a
-//! slow consumer (its `overflow` token fires and the session closes with 4008); nobody else waits.
+//! and only [`offer`](crate::queue::Sender::offer)s to each session's bounded queue. A full queue
+//! marks that session as a slow consumer (it is woken and closes with 4008); nobody else waits.
+//! At shutdown the hub signals every session it ever registered and that is still open.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use socfeed_log::CommitListener;
 use socfeed_proto::{Channel, Event, TenantId};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::delivery::Delivery;
 use crate::metrics::Metrics;
+use crate::queue::{self, Offer};
 use crate::recent::RecentEvents;
 
 /// The receiving end of a session's queue.
-pub type Queue = mpsc::Receiver<Arc<Delivery>>;
+pub type Queue = queue::Receiver;
 
 /// What a session wants delivered live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,10 +37,7 @@ pub enum Interest {
 pub struct SessionHandle {
     id: u64,
     tenant: TenantId,
-    tx: mpsc::Sender<Arc<Delivery>>,
-    overflowed: AtomicBool,
-    /// Fires when the queue overflowed; the session then closes with 4008.
-    pub overflow: CancellationToken,
+    tx: queue::Sender,
 }
 
 #[derive(Default)]
@@ -66,6 +63,9 @@ impl TenantSessions {
 /// The registry.
 pub struct Hub {
     tenants: RwLock<HashMap<TenantId, Arc<RwLock<TenantSessions>>>>,
+    /// Every open session, subscribed or not, for the shutdown signal.
+    open: Mutex<HashMap<u64, queue::Sender>>,
+    shutting_down: AtomicBool,
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
     /// Recent events of each tenant, for replays served from memory.
@@ -77,6 +77,8 @@ impl Hub {
     pub fn new(metrics: Arc<Metrics>, recent_per_tenant: usize) -> Arc<Hub> {
         Arc::new(Hub {
             tenants: RwLock::default(),
+            open: Mutex::default(),
+            shutting_down: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             metrics,
             recent: RecentEvents::new(recent_per_tenant),
@@ -86,14 +88,13 @@ impl Hub {
     /// A new session of `tenant` with a queue of `queue_len` frames; it receives nothing until
     /// [`Registration::set_interest`] says what it wants.
     pub fn register(self: &Arc<Hub>, tenant: TenantId, queue_len: usize) -> (Registration, Queue) {
-        let (tx, rx) = mpsc::channel(queue_len);
-        let handle = Arc::new(SessionHandle {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            tenant,
-            tx,
-            overflowed: AtomicBool::new(false),
-            overflow: CancellationToken::new(),
-        });
+        let (tx, rx) = queue::bounded(queue_len);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.open_sessions().insert(id, tx.clone());
+        if self.shutting_down.load(Ordering::Acquire) {
+            tx.shut_down();
+        }
+        let handle = Arc::new(SessionHandle { id, tenant, tx });
         (
             Registration {
                 hub: Arc::clone(self),
@@ -101,6 +102,18 @@ impl Hub {
             },
             rx,
         )
+    }
+
+    /// Tells every open session (and any registered later) that the server is shutting down.
+    pub fn shut_down(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        for tx in self.open_sessions().values() {
+            tx.shut_down();
+        }
+    }
+
+    fn open_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u64, queue::Sender>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn tenant(&self, tenant: &TenantId) -> Arc<RwLock<TenantSessions>> {
@@ -131,6 +144,7 @@ impl Hub {
     }
 
     fn unregister(&self, handle: &SessionHandle) {
+        self.open_sessions().remove(&handle.id);
         let mut tenants = write(&self.tenants);
         if let Some(t) = tenants.get(&handle.tenant) {
             let empty = {
@@ -161,16 +175,17 @@ impl Hub {
     }
 
     fn offer(&self, session: &SessionHandle, delivery: &Arc<Delivery>) {
-        match session.tx.try_send(Arc::clone(delivery)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        match session.tx.offer(delivery) {
+            Offer::Queued => {}
+            Offer::Overflowed => {
                 self.metrics.frames_dropped.inc();
-                if !session.overflowed.swap(true, Ordering::Relaxed) {
-                    self.metrics.slow_consumer_closes.inc();
-                    session.overflow.cancel();
+                self.metrics.slow_consumer_closes.inc();
+            }
+            Offer::Refused => {
+                if session.tx.overflowed() {
+                    self.metrics.frames_dropped.inc();
                 }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 
@@ -208,9 +223,9 @@ impl Registration {
         self.hub.set_interest(&self.handle, interest);
     }
 
-    /// Fires when this session's queue overflowed.
-    pub fn overflow(&self) -> &CancellationToken {
-        &self.handle.overflow
+    /// Whether this session's queue overflowed.
+    pub fn overflowed(&self) -> bool {
+        self.handle.tx.overflowed()
     }
 }
 
@@ -245,6 +260,29 @@ mod tests {
         }
     }
 
+    fn seqs(q: &mut Queue) -> Vec<u64> {
+        let mut out = Vec::new();
+        while let Some(crate::queue::Taken::Items(_)) = q.try_take(&mut out, 64) {}
+        out.iter().map(|d| d.seq()).collect()
+    }
+
+    #[test]
+    fn shutdown_reaches_every_open_session() {
+        let hub = Hub::new(Arc::new(Metrics::new()), 0);
+        let t = TenantId::parse("t").unwrap();
+        let (_subscribed, mut q1) = hub.register(t.clone(), 4);
+        _subscribed.set_interest(&Interest::All);
+        let (_idle, mut q2) = hub.register(t.clone(), 4);
+        hub.shut_down();
+        let (_late, mut q3) = hub.register(t, 4);
+        for q in [&mut q1, &mut q2, &mut q3] {
+            assert_eq!(
+                q.try_take(&mut Vec::new(), 4),
+                Some(crate::queue::Taken::Shutdown)
+            );
+        }
+    }
+
     fn ch(s: &str) -> Channel {
         Channel::parse(s).unwrap()
     }
@@ -264,11 +302,9 @@ mod tests {
             event("t1", 1, "alert.created"),
             event("t1", 2, "case.closed"),
         ]);
-        assert_eq!(q_alerts.try_recv().unwrap().seq(), 1);
-        assert!(q_alerts.try_recv().is_err());
-        assert_eq!(q_all.try_recv().unwrap().seq(), 1);
-        assert_eq!(q_all.try_recv().unwrap().seq(), 2);
-        assert!(q_other.try_recv().is_err());
+        assert_eq!(seqs(&mut q_alerts), [1]);
+        assert_eq!(seqs(&mut q_all), [1, 2]);
+        assert!(seqs(&mut q_other).is_empty());
         assert_eq!(hub.session_count(&t1), 2);
         drop(alerts);
         drop(all);
@@ -286,10 +322,10 @@ mod tests {
         fast.set_interest(&Interest::All);
         for seq in 1..=5 {
             hub.committed(vec![event("t", seq, "alert.x")]);
-            assert_eq!(q_fast.try_recv().unwrap().seq(), seq);
+            assert_eq!(seqs(&mut q_fast), [seq]);
         }
-        assert!(slow.overflow().is_cancelled());
-        assert!(!fast.overflow().is_cancelled());
+        assert!(slow.overflowed());
+        assert!(!fast.overflowed());
         assert_eq!(metrics.slow_consumer_closes.get(), 1);
         assert_eq!(metrics.frames_dropped.get(), 3);
     }

@@ -23,6 +23,7 @@ pub mod hub;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod queue;
 pub mod recent;
 pub mod replay;
 pub mod retention;
@@ -169,6 +170,14 @@ impl Server {
                 }
             })
         };
+        // Sessions learn of the shutdown from their queues (WebSocket) or the token (SSE).
+        let signal = {
+            let (token, hub) = (token.clone(), Arc::clone(&state.hub));
+            tokio::spawn(async move {
+                token.cancelled().await;
+                hub.shut_down();
+            })
+        };
         accept::serve(
             listener,
             router,
@@ -178,6 +187,7 @@ impl Server {
         .await;
         watcher.abort();
         token.cancel();
+        let _ = signal.await;
         state.sessions.close();
         if tokio::time::timeout(SESSION_DRAIN, state.sessions.wait())
             .await

@@ -16,6 +16,7 @@ use crate::delivery::Delivery;
 use crate::hub::{Queue, Registration};
 use crate::limits::Bucket;
 use crate::limits::Slot;
+use crate::queue::Taken;
 use crate::state::{AppState, ConnectionGuard};
 use crate::ws::{Ended, Heartbeat, Incoming, RecvError, ServerSocket, WsConn, expiry, frame};
 
@@ -59,7 +60,7 @@ pub async fn open(
         }
     };
     let (registration, queue) = state.hub.register(tenant.clone(), state.config.queue_len);
-    conn.overflow = registration.overflow().clone();
+    conn.signals = Some(queue.signals());
     Some(Opened {
         conn,
         claims,
@@ -131,27 +132,27 @@ pub async fn drive<P: Protocol>(
     let ended = |e: Ended| (e.close_code(), "");
     let mut heartbeat = Heartbeat::new(state.config.heartbeat_interval);
     let mut expires = expiry(exp, state.config.keys.leeway);
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Vec::new();
+    let mut pace = Pace::new(state.config.write_coalesce);
     let rate = f64::from(state.config.max_messages_per_second);
     let mut messages = Bucket::new(rate, Instant::now());
-    // Made once: a fresh cancellation future per wake-up would join and leave the token's
-    // waiter list every time.
-    let shutdown = state.shutdown.clone().cancelled_owned();
-    let overflow = conn.overflow.clone().cancelled_owned();
-    tokio::pin!(shutdown, overflow);
+    let signals = queue.signals();
     loop {
+        let holding = pace.holding();
+        // The queue comes last: however busy it is, timers and client messages are looked at
+        // on every turn.
         tokio::select! {
             biased;
-            () = &mut shutdown => return (Some(CloseCode::GOING_AWAY), ""),
-            () = &mut overflow => return (Some(CloseCode::SLOW_CONSUMER), ""),
             () = &mut expires => return (Some(CloseCode::UNAUTHORIZED), "token expired"),
             () = &mut heartbeat.silence => {
                 state.metrics.heartbeat_timeouts.inc();
                 return (Some(CloseCode::HEARTBEAT_TIMEOUT), "");
             }
             _ = heartbeat.ticker.tick() => {
-                if let Err(e) = conn.send_text(protocol.heartbeat(socfeed_log::now_ms())).await { return ended(e); }
-                if let Err(e) = conn.send_ping().await { return ended(e); }
+                // Boxed, like every rare await below: an idle session's future stays small.
+                let beat = protocol.heartbeat(socfeed_log::now_ms());
+                let sent = Box::pin(async { conn.send_text(beat).await?; conn.send_ping().await }).await;
+                if let Err(e) = sent { return ended(e); }
             }
             msg = conn.socket.recv() => {
                 let msg = match msg {
@@ -167,31 +168,117 @@ pub async fn drive<P: Protocol>(
                     Incoming::Text(text) => {
                         // What was queued before this message is delivered under the state it
                         // was published in, before the message changes subscriptions or filters.
-                        while let Ok(d) = queue.try_recv() {
-                            batch.push(d);
-                        }
+                        if let Some(code) = drain(&mut queue, &mut batch) { return (Some(code), ""); }
                         if let Err(e) = send_frames(protocol, conn, &mut batch, state).await { return ended(e); }
-                        protocol.on_text(conn, &text).await
+                        Box::pin(protocol.on_text(conn, &text)).await
                     }
                     Incoming::Binary => Err(Fault::client("bad_request", "binary frames are not supported; send JSON text")),
                     Incoming::Close(_) => return (Some(CloseCode::NORMAL), ""),
-                    Incoming::Ping(payload) => conn.send_pong(&payload).await.map_err(Fault::Ended),
+                    Incoming::Ping(payload) => Box::pin(conn.send_pong(&payload)).await.map_err(Fault::Ended),
                     Incoming::Pong => Ok(()),
                 };
                 match reply {
                     Ok(()) => {}
                     Err(Fault::Client { code, message }) => {
-                        if let Err(e) = conn.send_text(protocol.error(code, &message)).await { return ended(e); }
+                        if let Err(e) = Box::pin(conn.send_text(protocol.error(code, &message))).await { return ended(e); }
                     }
                     Err(Fault::Ended(e)) => return ended(e),
                     Err(Fault::Log) => return (Some(CloseCode(1011)), "event log unavailable"),
                 }
             }
-            n = queue.recv_many(&mut batch, BATCH) => {
-                if n == 0 { return (Some(CloseCode::GOING_AWAY), ""); }
+            // Deliveries, or the overflow and shutdown signals (while deliveries are held back
+            // for coalescing, only the signals).
+            taken = async {
+                if holding { signals.ended().await } else { queue.take(&mut batch, BATCH).await }
+            } => {
+                match taken {
+                    Taken::Overflowed => return (Some(CloseCode::SLOW_CONSUMER), ""),
+                    Taken::Shutdown => return (Some(CloseCode::GOING_AWAY), ""),
+                    Taken::Items(_) => {}
+                }
+                if pace.hold() { continue; }
+                if let Err(e) = send_frames(protocol, conn, &mut batch, state).await { return ended(e); }
+            }
+            () = pace.held(), if holding => {
+                if let Some(code) = drain(&mut queue, &mut batch) { return (Some(code), ""); }
+                pace.wrote();
                 if let Err(e) = send_frames(protocol, conn, &mut batch, state).await { return ended(e); }
             }
         }
+    }
+}
+
+/// Moves everything queued into `batch`; the close code when a signal is raised instead.
+fn drain(queue: &mut Queue, batch: &mut Vec<Arc<Delivery>>) -> Option<CloseCode> {
+    loop {
+        match queue.try_take(batch, usize::MAX) {
+            None => return None,
+            Some(Taken::Items(_)) => {}
+            Some(Taken::Overflowed) => return Some(CloseCode::SLOW_CONSUMER),
+            Some(Taken::Shutdown) => return Some(CloseCode::GOING_AWAY),
+        }
+    }
+}
+
+/// Write coalescing (`write_coalesce`): a session writes at most once per interval; events
+/// that arrive sooner wait for the interval's end and go out together. The first event after a
+/// quiet interval is written at once.
+struct Pace {
+    interval: std::time::Duration,
+    last_write: Option<tokio::time::Instant>,
+    /// Armed while events wait; made on first use (idle sessions hold no timer).
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    holding: bool,
+}
+
+impl Pace {
+    fn new(interval: std::time::Duration) -> Pace {
+        Pace {
+            interval,
+            last_write: None,
+            timer: None,
+            holding: false,
+        }
+    }
+
+    fn holding(&self) -> bool {
+        self.holding
+    }
+
+    /// Events are here: whether they must wait (the timer is then armed); if not, the write
+    /// about to happen is recorded.
+    fn hold(&mut self) -> bool {
+        if self.interval.is_zero() {
+            return false;
+        }
+        let now = tokio::time::Instant::now();
+        match self.last_write.map(|t| t + self.interval) {
+            Some(until) if until > now => {
+                match &mut self.timer {
+                    Some(timer) => timer.as_mut().reset(until),
+                    None => self.timer = Some(Box::pin(tokio::time::sleep_until(until))),
+                }
+                self.holding = true;
+                true
+            }
+            _ => {
+                self.last_write = Some(now);
+                false
+            }
+        }
+    }
+
+    /// Resolves when the held events may go.
+    async fn held(&mut self) {
+        if let Some(timer) = &mut self.timer {
+            timer.as_mut().await;
+        }
+    }
+
+    /// The held events are being written.
+    fn wrote(&mut self) {
+        self.holding = false;
+        self.last_write = Some(tokio::time::Instant::now());
     }
 }
 

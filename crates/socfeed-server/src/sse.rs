@@ -15,12 +15,12 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use socfeed_proto::{Channel, TenantId, govern};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::admit::{self, Admitted};
 use crate::delivery::{Delivery, Dialect};
 use crate::feed::{FeedRequest, Replay, register_live};
 use crate::hub::{Queue, Registration};
+use crate::queue::{Signals, Taken};
 use crate::state::{AppState, ConnectionGuard};
 use crate::subscriptions::Subscriptions;
 use crate::ws::expiry;
@@ -63,6 +63,7 @@ pub async fn handler(
             tenant,
             request,
             registration,
+            signals: queue.signals(),
             exp: claims.exp,
         };
         if stream.start(&mut subs, &all).await.is_ok() {
@@ -95,19 +96,19 @@ struct Stream<'a> {
     tenant: TenantId,
     request: FeedRequest,
     registration: Registration,
+    signals: Signals,
     exp: u64,
 }
 
 impl Stream<'_> {
     /// Writes one chunk, giving way to overflow, shutdown and a client that went away.
     async fn send(&self, chunk: impl Into<Bytes>) -> Result<(), Stop> {
-        // The send comes first: when there is room (the usual case) the cancellation futures
-        // are never polled.
+        // The send comes first: when there is room (the usual case) the signal future is never
+        // polled.
         tokio::select! {
             biased;
             r = self.tx.send(chunk.into()) => r.map_err(|_| Stop),
-            () = self.registration.overflow().cancelled() => Err(Stop),
-            () = self.state.shutdown.cancelled() => Err(Stop),
+            _ = self.signals.ended() => Err(Stop),
         }
     }
 
@@ -168,17 +169,10 @@ impl Stream<'_> {
         let interval = self.state.config.heartbeat_interval;
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut expires = expiry(self.exp, self.state.config.keys.leeway);
-        let overflow: CancellationToken = self.registration.overflow().clone();
         let mut batch = Vec::with_capacity(64);
-        // Made once, not per wake-up (see session::drive).
-        let shutdown = self.state.shutdown.clone().cancelled_owned();
-        let overflow = overflow.cancelled_owned();
-        tokio::pin!(shutdown, overflow);
         loop {
             tokio::select! {
                 biased;
-                () = &mut shutdown => return,
-                () = &mut overflow => return,
                 () = self.tx.closed() => return,
                 () = &mut expires => {
                     let data = govern::error("token_expired", "the token expired", socfeed_log::now_ms());
@@ -189,8 +183,8 @@ impl Stream<'_> {
                     let beat = govern::heartbeat(socfeed_log::now_ms());
                     if self.send(format!("event: feed.heartbeat\ndata: {beat}\n\n")).await.is_err() { return; }
                 }
-                n = queue.recv_many(&mut batch, 64) => {
-                    if n == 0 { return; }
+                taken = queue.take(&mut batch, 64) => {
+                    if !matches!(taken, Taken::Items(_)) { return; }
                     let mut sent = 0;
                     let mut chunk = String::new();
                     for d in batch.drain(..).filter(|d| subs.wants(&d.channel, d.seq()) && self.matches(d)) {

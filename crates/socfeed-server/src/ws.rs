@@ -13,11 +13,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use socfeed_proto::CloseCode;
 use tokio::time::{Instant, Interval, Sleep};
-use tokio_util::sync::CancellationToken;
 
 pub use self::frame::Incoming;
 pub use self::socket::RecvError;
 pub use self::upgrade::{ServerSocket, Upgrade};
+
+use crate::queue::{Signals, Taken};
 
 /// Why a session stopped writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,69 +45,56 @@ impl Ended {
 /// client that stopped reading never pins its task.
 pub struct WsConn {
     pub socket: ServerSocket,
-    pub shutdown: CancellationToken,
-    pub overflow: CancellationToken,
+    /// The session queue's signals (overflow, shutdown), once the session is registered.
+    pub signals: Option<Signals>,
     /// How long a close frame may wait to be written before the connection is dropped: the
     /// heartbeat interval, at least 5 s.
     pub close_grace: Duration,
 }
 
 impl WsConn {
-    /// A connection that gives way to the server's shutdown (its overflow token is set once the
-    /// session is registered in the hub).
+    /// A connection; writes give way to the session's signals once [`WsConn::signals`] is set.
     pub fn new(socket: ServerSocket, state: &crate::state::AppState) -> WsConn {
         WsConn {
             socket,
-            shutdown: state.shutdown.clone(),
-            overflow: CancellationToken::new(),
+            signals: None,
             close_grace: state.config.heartbeat_interval.max(Duration::from_secs(5)),
         }
     }
 
     async fn guard<F: Future<Output = std::io::Result<()>>>(
-        shutdown: &CancellationToken,
-        overflow: &CancellationToken,
+        signals: &Option<Signals>,
         f: F,
     ) -> Result<(), Ended> {
-        // The write comes first: when it completes at once (the usual case) the cancellation
-        // futures are never polled, so they cost no lock and no waiter registration.
+        let Some(signals) = signals else {
+            return f.await.map_err(|_| Ended::Io);
+        };
+        // The write comes first: when it completes at once (the usual case) the signal future
+        // is never polled.
         tokio::select! {
             biased;
             r = f => r.map_err(|_| Ended::Io),
-            () = overflow.cancelled() => Err(Ended::Overflow),
-            () = shutdown.cancelled() => Err(Ended::Shutdown),
+            signal = signals.ended() => Err(match signal {
+                Taken::Overflowed => Ended::Overflow,
+                _ => Ended::Shutdown,
+            }),
         }
     }
 
     /// Sends one text message.
     pub async fn send_text(&mut self, text: impl AsRef<str>) -> Result<(), Ended> {
         let text = text.as_ref().as_bytes();
-        Self::guard(
-            &self.shutdown,
-            &self.overflow,
-            self.socket.send(frame::TEXT, &[text]),
-        )
-        .await
+        Self::guard(&self.signals, self.socket.send(frame::TEXT, &[text])).await
     }
 
     /// Sends a Ping control frame.
     pub async fn send_ping(&mut self) -> Result<(), Ended> {
-        Self::guard(
-            &self.shutdown,
-            &self.overflow,
-            self.socket.send(frame::PING, &[&[]]),
-        )
-        .await
+        Self::guard(&self.signals, self.socket.send(frame::PING, &[&[]])).await
     }
 
     /// Answers a client's Ping with its payload.
     pub async fn send_pong(&mut self, payload: &[u8]) -> Result<(), Ended> {
-        Self::guard(
-            &self.shutdown,
-            &self.overflow,
-            self.socket.send(frame::PONG, &[payload]),
-        )
-        .await
+        Self::guard(&self.signals, self.socket.send(frame::PONG, &[payload])).await
     }
 
     /// Sends several text frames with as few writes as the socket allows.
@@ -123,7 +111,7 @@ impl WsConn {
 
     /// Waits until the socket took every frame written so far.
     pub async fn flush(&mut self) -> Result<(), Ended> {
-        Self::guard(&self.shutdown, &self.overflow, self.socket.flush()).await
+        Self::guard(&self.signals, self.socket.flush()).await
     }
 
     /// Closes with `code` (and a short reason), waiting briefly for the peer's close reply.

@@ -649,7 +649,11 @@ fn setup(
                 .queue_len
                 .map(|q| format!(", queue {q}"))
                 .unwrap_or_default();
-            format!("spawned, {log} log{cpu}{queue}")
+            let extra = match args.spawn.server_args.is_empty() {
+                true => String::new(),
+                false => format!(", {}", args.spawn.server_args.join(" ")),
+            };
+            format!("spawned, {log} log{cpu}{queue}{extra}")
         }
     };
     let pace = match settings.pace {

@@ -65,6 +65,15 @@ pub(super) struct SpawnArgs {
     /// `--queue-len` of the spawned server (frames a session may have waiting before 4008).
     #[arg(long, value_name = "N", requires = "spawn")]
     pub(super) queue_len: Option<usize>,
+    /// More `socfeed serve` arguments for the spawned server (repeat it), e.g.
+    /// `--server-arg=--write-coalesce=10ms`.
+    #[arg(
+        long = "server-arg",
+        value_name = "ARG",
+        requires = "spawn",
+        allow_hyphen_values = true
+    )]
+    pub(super) server_args: Vec<String>,
 }
 
 /// A `socfeed serve` child process with its own data directory; killed when dropped.
@@ -184,6 +193,7 @@ fn server_command(
     if let Some(n) = args.queue_len {
         command.arg("--queue-len").arg(n.to_string());
     }
+    command.args(&args.server_args);
     command
         .env("SOCFEED_LOG_LEVEL", "warn")
         .env_remove("SOCFEED_CONFIG")
