@@ -8,6 +8,7 @@
 #   govern_client  socfeed_proto::govern::parse_client
 #   publish_body   socfeed_proto::publish::parse_body (first byte even: Json, odd: Ndjson)
 #   filter_match   FilterFields::extract_raw / extract and Filters::matches
+#   ws_frames      socfeed_proto::wsframe::Reader (the first byte picks where the input is split)
 #
 # Installs cargo-fuzz if it is missing (cargo install cargo-fuzz --locked), builds every target once,
 # then runs each for the given time. Exits non-zero if any target crashes (a panic is a failed
@@ -41,7 +42,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$((10#$seconds))" -lt 1 ]; then
   exit 2
 fi
 seconds=$((10#$seconds))
-all_targets=(aisoc_client govern_client publish_body filter_match)
+all_targets=(aisoc_client govern_client publish_body filter_match ws_frames)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 sanitizer="${FUZZ_SANITIZER:-address}"
 dict="${FUZZ_DICT:-fuzz/dict/socfeed.dict}"

@@ -2,7 +2,6 @@
 //! batched frame writes, closing with a code, heartbeat and token-expiry timers. The protocol
 //! itself (handshake, framing, the socket) is in the submodules.
 
-pub mod frame;
 pub mod socket;
 pub mod upgrade;
 
@@ -14,9 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use socfeed_proto::CloseCode;
 use tokio::time::{Instant, Interval, Sleep};
 
-pub use self::frame::Incoming;
 pub use self::socket::RecvError;
 pub use self::upgrade::{ServerSocket, Upgrade};
+pub use socfeed_proto::wsframe as frame;
+pub use socfeed_proto::wsframe::Incoming;
 
 use crate::queue::{Signals, Taken};
 

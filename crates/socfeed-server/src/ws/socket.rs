@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::frame::{self, FrameError, Incoming, MAX_HEADER, Reader};
+use socfeed_proto::wsframe::{self as frame, FrameError, Incoming, MAX_HEADER, Reader};
 
 /// Bytes asked of the socket per read (on the stack, not kept).
 const READ_CHUNK: usize = 2048;

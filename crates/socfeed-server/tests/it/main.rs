@@ -9,3 +9,4 @@ mod model;
 mod ops;
 mod publish;
 mod sse;
+mod wsproto;

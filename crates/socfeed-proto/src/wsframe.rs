@@ -1,4 +1,4 @@
-//! RFC 6455 framing, server side, without IO: client frames in (masked, possibly fragmented,
+//! WebSocket framing (RFC 6455), server side, without IO: client frames in (masked, possibly fragmented,
 //! control frames in between), frame headers out (unmasked).
 //!
 //! The reader works on a byte buffer the socket fills. It looks at a frame's header before its
