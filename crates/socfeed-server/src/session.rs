@@ -18,7 +18,7 @@ use crate::limits::Bucket;
 use crate::limits::Slot;
 use crate::queue::Taken;
 use crate::state::{AppState, ConnectionGuard};
-use crate::ws::{Ended, Heartbeat, Incoming, RecvError, ServerSocket, WsConn, expiry, frame};
+use crate::ws::{Clock, Due, Ended, Incoming, RecvError, ServerSocket, WsConn, frame};
 
 /// An admitted WebSocket session: its connection, who it is, its place in the hub, and what it
 /// holds while it lives.
@@ -130,8 +130,11 @@ pub async fn drive<P: Protocol>(
     exp: u64,
 ) -> (Option<CloseCode>, &'static str) {
     let ended = |e: Ended| (e.close_code(), "");
-    let mut heartbeat = Heartbeat::new(state.config.heartbeat_interval);
-    let mut expires = expiry(exp, state.config.keys.leeway);
+    let mut clock = Clock::new(
+        state.config.heartbeat_interval,
+        exp,
+        state.config.keys.leeway,
+    );
     let mut batch = Vec::new();
     let mut pace = Pace::new(state.config.write_coalesce);
     let rate = f64::from(state.config.max_messages_per_second);
@@ -143,24 +146,26 @@ pub async fn drive<P: Protocol>(
         // on every turn.
         tokio::select! {
             biased;
-            () = &mut expires => return (Some(CloseCode::UNAUTHORIZED), "token expired"),
-            () = &mut heartbeat.silence => {
-                state.metrics.heartbeat_timeouts.inc();
-                return (Some(CloseCode::HEARTBEAT_TIMEOUT), "");
-            }
-            _ = heartbeat.ticker.tick() => {
-                // Boxed, like every rare await below: an idle session's future stays small.
-                let beat = protocol.heartbeat(socfeed_log::now_ms());
-                let sent = Box::pin(async { conn.send_text(beat).await?; conn.send_ping().await }).await;
-                if let Err(e) = sent { return ended(e); }
-            }
+            due = clock.due() => match due {
+                Due::Expired => return (Some(CloseCode::UNAUTHORIZED), "token expired"),
+                Due::Silent => {
+                    state.metrics.heartbeat_timeouts.inc();
+                    return (Some(CloseCode::HEARTBEAT_TIMEOUT), "");
+                }
+                Due::Ping => {
+                    // Boxed, like every rare await below: an idle session's future stays small.
+                    let beat = protocol.heartbeat(socfeed_log::now_ms());
+                    let sent = Box::pin(async { conn.send_text(beat).await?; conn.send_ping().await }).await;
+                    if let Err(e) = sent { return ended(e); }
+                }
+            },
             msg = conn.socket.recv() => {
                 let msg = match msg {
                     Ok(m) => m,
                     Err(RecvError::Frame(e)) => return (Some(CloseCode(e.close_code())), ""),
                     Err(RecvError::Closed | RecvError::Io(_)) => return (None, ""),
                 };
-                heartbeat.heard();
+                clock.heard();
                 if messages.take(1.0, Instant::now()).is_err() {
                     return (Some(CloseCode::TOO_MANY), "too many messages");
                 }

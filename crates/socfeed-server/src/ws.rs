@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use socfeed_proto::CloseCode;
-use tokio::time::{Instant, Interval, Sleep};
+use tokio::time::{Instant, Sleep};
 
 pub use self::socket::RecvError;
 pub use self::upgrade::{ServerSocket, Upgrade};
@@ -142,40 +142,122 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Ping schedule and the silence deadline (two intervals without any frame from the client).
-pub struct Heartbeat {
+/// A session's three deadlines on one timer: the next ping, silence (two intervals without any
+/// frame from the client) and the token's expiry. The timer is set to the earliest; when it
+/// fires, [`Clock::due`] says which one is due and sets it again.
+pub struct Clock {
     interval: Duration,
-    pub ticker: Interval,
-    pub silence: Pin<Box<Sleep>>,
+    next_ping: Instant,
+    silent_at: Instant,
+    expires_at: Instant,
+    timer: Pin<Box<Sleep>>,
 }
 
-impl Heartbeat {
-    pub fn new(interval: Duration) -> Heartbeat {
-        let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Heartbeat {
+/// What [`Clock::due`] found due, most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// The token expired (close with 4001).
+    Expired,
+    /// The client has been silent for two intervals (close with 4002).
+    Silent,
+    /// Time for a ping.
+    Ping,
+}
+
+impl Clock {
+    /// Pings every `interval`; a token with `exp` (unix seconds) expires after `leeway` more.
+    pub fn new(interval: Duration, exp: u64, leeway: Duration) -> Clock {
+        let now = Instant::now();
+        let expires_at = now + until_expiry(exp, leeway);
+        let next_ping = now + interval;
+        Clock {
             interval,
-            ticker,
-            silence: Box::pin(tokio::time::sleep(interval * 2)),
+            next_ping,
+            silent_at: now + interval * 2,
+            expires_at,
+            timer: Box::pin(tokio::time::sleep_until(next_ping.min(expires_at))),
         }
     }
 
-    /// Any frame from the client counts as alive.
+    /// Any frame from the client counts as alive. (The timer is not moved: a deadline only
+    /// moves later, so it fires early at worst and is set again.)
     pub fn heard(&mut self) {
-        self.silence
-            .as_mut()
-            .reset(Instant::now() + self.interval * 2);
+        self.silent_at = Instant::now() + self.interval * 2;
+    }
+
+    /// Waits until something is due. Cancel-safe.
+    pub async fn due(&mut self) -> Due {
+        loop {
+            self.timer.as_mut().await;
+            let now = Instant::now();
+            let due = if now >= self.expires_at {
+                Some(Due::Expired)
+            } else if now >= self.silent_at {
+                Some(Due::Silent)
+            } else if now >= self.next_ping {
+                self.next_ping = now + self.interval;
+                Some(Due::Ping)
+            } else {
+                None
+            };
+            let next = self.next_ping.min(self.silent_at).min(self.expires_at);
+            self.timer.as_mut().reset(next);
+            if let Some(due) = due {
+                return due;
+            }
+        }
     }
 }
 
-/// A timer that fires when a token with `exp` (unix seconds) expires, leeway included.
-pub fn expiry(exp: u64, leeway: Duration) -> Pin<Box<Sleep>> {
+fn until_expiry(exp: u64, leeway: Duration) -> Duration {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let at = Duration::from_secs(exp) + leeway;
-    let left = at
-        .saturating_sub(now)
-        .min(Duration::from_secs(365 * 24 * 3600));
-    Box::pin(tokio::time::sleep(left))
+    at.saturating_sub(now)
+        .min(Duration::from_secs(365 * 24 * 3600))
+}
+
+/// A timer that fires when a token with `exp` (unix seconds) expires, leeway included.
+pub fn expiry(exp: u64, leeway: Duration) -> Pin<Box<Sleep>> {
+    Box::pin(tokio::time::sleep(until_expiry(exp, leeway)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn far_exp() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pings_then_silence() {
+        let second = Duration::from_secs(1);
+        let mut clock = Clock::new(second, far_exp(), Duration::ZERO);
+        let start = Instant::now();
+        assert_eq!(clock.due().await, Due::Ping);
+        assert_eq!(start.elapsed(), second);
+        clock.heard();
+        assert_eq!(clock.due().await, Due::Ping);
+        // Heard at 1 s: silent from 3 s on, which wins over the ping also due at 3 s.
+        assert_eq!(clock.due().await, Due::Silent);
+        assert_eq!(start.elapsed(), 3 * second);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expiry_comes_first() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut clock = Clock::new(Duration::from_secs(10), now, Duration::from_secs(2));
+        let start = Instant::now();
+        assert_eq!(clock.due().await, Due::Expired);
+        assert!(start.elapsed() <= Duration::from_secs(2));
+    }
 }
