@@ -76,9 +76,13 @@ async fn non_reading_clients_are_cut_off_and_memory_stays_bounded() {
     let mut reader = WsClient::connect(&url).await;
     reader.subscribe("all", None).await;
     let total = 300u64;
+    // The reader reports how far it got: the publisher keeps within its queue of it (a 202 does
+    // not wait for the fan-out, so an unpaced publisher could outrun even a reading client).
+    let (progress, mut read_up_to) = tokio::sync::watch::channel(0u64);
     let reading = tokio::spawn(async move {
         for seq in 1..=total {
             assert_eq!(reader.next_non_ping().await["seq"], seq);
+            let _ = progress.send(seq);
         }
     });
 
@@ -86,7 +90,15 @@ async fn non_reading_clients_are_cut_off_and_memory_stays_bounded() {
     let blob = "x".repeat(8 * 1024);
     let http = reqwest::Client::new();
     let mut peak = connected;
-    for _ in 0..(total / 10) {
+    for round in 0..(total / 10) {
+        let behind = (round * 10).saturating_sub(10);
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            read_up_to.wait_for(|got| *got >= behind),
+        )
+        .await
+        .expect("the reader keeps up")
+        .expect("the reader is running");
         let batch: Vec<Value> = (0..10)
             .map(|_| json!({"type":"alert.created","payload":{"blob": blob}}))
             .collect();

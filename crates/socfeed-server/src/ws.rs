@@ -20,6 +20,9 @@ pub use socfeed_proto::wsframe::Incoming;
 
 use crate::queue::{Signals, Taken};
 
+/// Frames handed to one `write_now` at most.
+pub const BATCH_WRITE: usize = 64;
+
 /// Why a session stopped writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -99,14 +102,23 @@ impl WsConn {
 
     /// Sends several text frames with as few writes as the socket allows.
     pub async fn send_batch(&mut self, frames: &[&str]) -> Result<(), Ended> {
-        let socket = &mut self.socket;
-        poll_fn(|cx| {
-            let mut payloads = frames.iter().map(|f| f.as_bytes());
-            Poll::Ready(socket.write_now(cx, frame::TEXT, &mut payloads))
-        })
-        .await
-        .map_err(|_| Ended::Io)?;
-        self.flush().await
+        let mut sent = 0;
+        while sent < frames.len() {
+            let socket = &mut self.socket;
+            sent += poll_fn(|cx| {
+                let rest = &frames[sent..];
+                let mut bytes: [&[u8]; BATCH_WRITE] = [&[]; BATCH_WRITE];
+                let n = rest.len().min(BATCH_WRITE);
+                for (b, f) in bytes.iter_mut().zip(rest) {
+                    *b = f.as_bytes();
+                }
+                Poll::Ready(socket.write_now(cx, frame::TEXT, &bytes[..n]))
+            })
+            .await
+            .map_err(|_| Ended::Io)?;
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     /// Waits until the socket took every frame written so far.

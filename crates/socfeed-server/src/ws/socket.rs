@@ -84,67 +84,92 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     /// Sends one frame per payload (all of `opcode`), then waits until the socket took them.
     /// If cancelled, what was not written yet stays pending and goes out first next time.
     pub async fn send(&mut self, opcode: u8, payloads: &[&[u8]]) -> io::Result<()> {
-        poll_fn(|cx| Poll::Ready(self.write_now(cx, opcode, &mut payloads.iter().copied())))
-            .await?;
-        self.flush().await
+        let mut sent = 0;
+        loop {
+            sent +=
+                poll_fn(|cx| Poll::Ready(self.write_now(cx, opcode, &payloads[sent..]))).await?;
+            self.flush().await?;
+            if sent == payloads.len() {
+                return Ok(());
+            }
+        }
     }
 
-    /// Writes one frame per payload as far as the socket takes them without waiting, and
-    /// keeps the rest pending (behind anything already pending) for [`Socket::flush`].
-    /// Returns how many frames it took.
+    /// Writes one frame per payload, in vectored writes of up to 64 frames, as far as the socket
+    /// takes them without waiting; returns how many payloads it took. When the socket fills up,
+    /// the rest of a partly written frame (or, if nothing could be written, the next whole
+    /// frame) is kept pending for [`Socket::flush`]: at most one frame is ever copied, the
+    /// caller keeps the others. Takes nothing while something is pending.
     pub fn write_now(
         &mut self,
         cx: &mut Context<'_>,
         opcode: u8,
-        payloads: &mut dyn Iterator<Item = &[u8]>,
+        payloads: &[&[u8]],
     ) -> io::Result<usize> {
-        let mut headers = [[0u8; MAX_HEADER]; FRAMES_PER_WRITE];
-        let mut lens = [0usize; FRAMES_PER_WRITE];
-        let mut bodies: [&[u8]; FRAMES_PER_WRITE] = [&[]; FRAMES_PER_WRITE];
+        if !self.pending.is_empty() {
+            return Ok(0);
+        }
+        if !self.io.is_write_vectored() {
+            // Not expected for a TCP connection; correct but copying.
+            for payload in payloads {
+                let mut header = [0u8; MAX_HEADER];
+                let len = frame::header(opcode, payload.len(), &mut header);
+                self.pending.extend_from_slice(&header[..len]);
+                self.pending.extend_from_slice(payload);
+            }
+            return Ok(payloads.len());
+        }
         let mut taken = 0;
-        loop {
-            let mut n = 0;
-            for payload in (&mut *payloads).take(FRAMES_PER_WRITE) {
-                lens[n] = frame::header(opcode, payload.len(), &mut headers[n]);
-                bodies[n] = payload;
-                n += 1;
-            }
-            if n == 0 {
-                return Ok(taken);
-            }
-            taken += n;
-            if !self.pending.is_empty() || !self.io.is_write_vectored() {
-                self.keep(&headers[..n], &lens[..n], &bodies[..n]);
-                continue;
+        for chunk in payloads.chunks(FRAMES_PER_WRITE) {
+            let mut headers = [[0u8; MAX_HEADER]; FRAMES_PER_WRITE];
+            let mut lens = [0usize; FRAMES_PER_WRITE];
+            for (i, payload) in chunk.iter().enumerate() {
+                lens[i] = frame::header(opcode, payload.len(), &mut headers[i]);
             }
             let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
-            for i in 0..n {
+            for (i, payload) in chunk.iter().enumerate() {
                 slices[2 * i] = IoSlice::new(&headers[i][..lens[i]]);
-                slices[2 * i + 1] = IoSlice::new(bodies[i]);
+                slices[2 * i + 1] = IoSlice::new(payload);
             }
-            let mut left: &mut [IoSlice<'_>] = &mut slices[..2 * n];
+            let frames = &slices[..2 * chunk.len()];
+            let mut iov = slices;
+            let mut left: &mut [IoSlice<'_>] = &mut iov[..2 * chunk.len()];
+            let mut written = 0;
             while !left.is_empty() {
                 match Pin::new(&mut self.io).poll_write_vectored(cx, left) {
                     Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-                    Poll::Ready(Ok(written)) => IoSlice::advance_slices(&mut left, written),
-                    Poll::Ready(Err(e)) => return Err(e),
-                    Poll::Pending => {
-                        for slice in left.iter() {
-                            self.pending.extend_from_slice(slice);
-                        }
-                        break;
+                    Poll::Ready(Ok(n)) => {
+                        written += n;
+                        IoSlice::advance_slices(&mut left, n);
                     }
+                    Poll::Ready(Err(e)) => return Err(e),
+                    Poll::Pending => return Ok(taken + self.keep_one(frames, written)),
                 }
             }
+            taken += chunk.len();
         }
+        Ok(taken)
     }
 
-    /// Copies frames into the pending buffer.
-    fn keep(&mut self, headers: &[[u8; MAX_HEADER]], lens: &[usize], bodies: &[&[u8]]) {
-        for ((header, len), body) in headers.iter().zip(lens).zip(bodies) {
-            self.pending.extend_from_slice(&header[..*len]);
-            self.pending.extend_from_slice(body);
+    /// The socket is full after `written` bytes of `frames` (header and payload slices in
+    /// turn): keeps the rest of the frame being written, or the next whole frame if none was
+    /// started; returns how many frames are now written or kept.
+    fn keep_one(&mut self, frames: &[IoSlice<'_>], written: usize) -> usize {
+        let mut start = 0;
+        for (i, pair) in frames.chunks(2).enumerate() {
+            let len: usize = pair.iter().map(|s| s.len()).sum();
+            if written < start + len {
+                let mut skip = written - start;
+                for slice in pair {
+                    let from = skip.min(slice.len());
+                    self.pending.extend_from_slice(&slice[from..]);
+                    skip -= from;
+                }
+                return i + 1;
+            }
+            start += len;
         }
+        frames.len() / 2
     }
 
     /// Writes whatever is pending. Cancel-safe: progress is kept.
@@ -233,6 +258,46 @@ mod tests {
 
         drop(client);
         assert!(matches!(socket.recv().await, Err(RecvError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_full_socket_keeps_at_most_one_frame() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut socket = Socket::new(server, 1024);
+        let frame_body = vec![b'z'; 16 * 1024];
+        let payloads: Vec<&[u8]> = (0..2000).map(|_| frame_body.as_slice()).collect();
+        // Nobody reads: the kernel buffers fill and the socket stops taking frames.
+        let taken = poll_fn(|cx| Poll::Ready(socket.write_now(cx, frame::TEXT, &payloads)))
+            .await
+            .unwrap();
+        assert!(taken < payloads.len(), "a 32 MiB burst cannot fit the socket");
+        assert!(
+            socket.pending.len() <= frame_body.len() + MAX_HEADER,
+            "{} bytes kept",
+            socket.pending.len()
+        );
+        // Read back: frames arrive whole and in order while the rest is sent.
+        let reading = tokio::spawn(async move {
+            let mut frames = 0;
+            loop {
+                let mut head = [0u8; 4];
+                client.read_exact(&mut head).await.unwrap();
+                assert_eq!(head, [0x81, 126, 0x40, 0x00], "a 16 KiB text frame");
+                let mut body = vec![0u8; 16 * 1024];
+                client.read_exact(&mut body).await.unwrap();
+                assert!(body.iter().all(|b| *b == b'z'));
+                frames += 1;
+                if frames == 2000 {
+                    return frames;
+                }
+            }
+        });
+        socket.flush().await.unwrap();
+        socket.send(frame::TEXT, &payloads[taken..]).await.unwrap();
+        assert_eq!(reading.await.unwrap(), 2000);
     }
 
     #[tokio::test]
