@@ -107,7 +107,7 @@ for scenario in $SCENARIOS; do
         run fdmax socfeed --subscribers "$local_max" --ramp 5000 --rate 1 --warmup 0s --duration 2s
         ;;
     ingest) # durable publish ingest (embedded log), no subscribers
-        run ingest-batch socfeed --subscribers 0 --max --batch 100 --concurrency 4 --duration "$DURATION"
+        run ingest-batch socfeed --subscribers 0 --max --batch 100 --concurrency 16 --duration "$DURATION"
         run ingest-single socfeed --subscribers 0 --max --batch 1 --duration "$DURATION"
         ;;
     *) echo "compare: unknown scenario $scenario" >&2; exit 2 ;;

@@ -103,7 +103,7 @@ def main():
     if ingest:
         lines.append("")
         lines.append(
-            f"Durable ingest, batches of 100, 4 in flight: {fmt(get(ingest, 'published', 'events_per_s'), '', 0)} events/s "
+            f"Durable ingest, batches of 100, 16 in flight: {fmt(get(ingest, 'published', 'events_per_s'), '', 0)} events/s "
             f"(publish p99 {fmt(get(ingest, 'publish_latency_ms', 'p99'), ' ms', 2)})."
         )
     single = load(out, "ingest-single", "socfeed")

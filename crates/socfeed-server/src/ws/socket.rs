@@ -44,6 +44,8 @@ pub struct Socket<S> {
     /// Frame bytes the socket did not take yet; written before anything else.
     pending: Vec<u8>,
     pending_from: usize,
+    /// The client sent its Close frame: ours is the reply, and nothing more will come.
+    peer_closed: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
@@ -55,6 +57,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             inbuf: Vec::new(),
             pending: Vec::new(),
             pending_from: 0,
+            peer_closed: false,
         }
     }
 
@@ -65,6 +68,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
                 if self.inbuf.is_empty() {
                     self.inbuf = Vec::new();
                 }
+                self.peer_closed |= matches!(message, Incoming::Close(_));
                 return Ok(message);
             }
             if poll_fn(|cx| self.poll_fill(cx)).await? == 0 {
@@ -191,8 +195,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         Ok(())
     }
 
-    /// Sends a close frame, waits up to `grace` for it to go out and up to a second for the
-    /// client's close frame, then shuts the connection.
+    /// Sends a close frame, waits up to `grace` for it to go out and (unless it answers the
+    /// client's own Close) up to a second for the client's close frame, then shuts the
+    /// connection.
     pub async fn close(mut self, code: u16, reason: &str, grace: Duration) {
         let payload = frame::close_payload(code, reason);
         let sent = tokio::time::timeout(grace, self.send(frame::CLOSE, &[&payload])).await;
@@ -200,7 +205,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             return;
         }
         let _ = tokio::time::timeout(CLOSE_REPLY, async {
-            loop {
+            while !self.peer_closed {
                 match self.recv().await {
                     Ok(Incoming::Close(_)) | Err(_) => break,
                     Ok(_) => {}
@@ -273,7 +278,10 @@ mod tests {
         let taken = poll_fn(|cx| Poll::Ready(socket.write_now(cx, frame::TEXT, &payloads)))
             .await
             .unwrap();
-        assert!(taken < payloads.len(), "a 32 MiB burst cannot fit the socket");
+        assert!(
+            taken < payloads.len(),
+            "a 32 MiB burst cannot fit the socket"
+        );
         assert!(
             socket.pending.len() <= frame_body.len() + MAX_HEADER,
             "{} bytes kept",
