@@ -86,11 +86,12 @@ pub struct Args {
     /// Channel every subscriber subscribes to.
     #[arg(long, default_value = "all")]
     channel: String,
-    /// How subscribers connect: `ws` (AiSOC WebSocket, `/ws`), `sse` (GOVERN Server-Sent Events,
-    /// `/v1/soc/feed/sse`, every channel), or `nchan`: not socfeed but an nginx + nchan server at
-    /// --url, with WebSocket subscribers on `/sub/<id>` and one message per `POST /pub/<id>`
-    /// (for side-by-side comparisons; see bench/compare.sh).
-    #[arg(long, default_value = "ws", value_parser = ["ws", "sse", "nchan"])]
+    /// How subscribers connect: `ws` (AiSOC WebSocket, `/ws`), `govern-ws` (GOVERN WebSocket,
+    /// `/v1/soc/feed`, every channel), `sse` (GOVERN Server-Sent Events, `/v1/soc/feed/sse`,
+    /// every channel), or `nchan`: not socfeed but an nginx + nchan server at --url, with
+    /// WebSocket subscribers on `/sub/<id>` and one message per `POST /pub/<id>` (for
+    /// side-by-side comparisons; see bench/compare.sh).
+    #[arg(long, default_value = "ws", value_parser = ["ws", "govern-ws", "sse", "nchan"])]
     transport: String,
     /// Type of the published events (its channel must be --channel unless that is `all`).
     #[arg(long, default_value = "alert.created")]
@@ -387,7 +388,7 @@ fn subscriber_plan(
         return Ok(Arc::new(subscriber::Plan {
             url: format!("{}/sub/{}", target.ws_base(), nchan_channel(settings)),
             subscribe: None,
-            sse: None,
+            follow: None,
         }));
     }
     let token = mint(args, settings, "bench-subscriber", Role::Subscriber)?;
@@ -397,8 +398,17 @@ fn subscriber_plan(
             serde_json::json!({"type": "subscribe", "channel": settings.channel.as_str()})
                 .to_string(),
         ),
-        sse: (args.transport == "sse")
-            .then(|| format!("{}/v1/soc/feed/sse?token={token}", target.http)),
+        follow: match args.transport.as_str() {
+            "sse" => Some(subscriber::Follow::Sse(format!(
+                "{}/v1/soc/feed/sse?token={token}",
+                target.http
+            ))),
+            "govern-ws" => Some(subscriber::Follow::GovernWs(format!(
+                "{}/v1/soc/feed?token={token}",
+                target.ws_base()
+            ))),
+            _ => None,
+        },
     }))
 }
 

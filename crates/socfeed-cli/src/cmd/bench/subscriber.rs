@@ -1,4 +1,5 @@
-//! One AiSOC subscriber: connect, subscribe, wait for the ack, then count every event frame:
+//! One subscriber: connect on AiSOC, subscribe, wait for the ack (then, for GOVERN, reconnect to
+//! the GOVERN feed after the acknowledged head), then count every event frame:
 //! its seq (duplicates, and later loss) and, for events sent after the warm-up, the time from
 //! publish to delivery.
 
@@ -34,9 +35,17 @@ pub(super) struct Plan {
     /// `{"type":"subscribe","channel":…}`; none for nchan, where the URL is the subscription and
     /// seqs start at 1.
     pub(super) subscribe: Option<String>,
-    /// With SSE subscribers: `http://…/v1/soc/feed/sse?token=…` (the WebSocket is then only used
-    /// to learn the head, so the stream resumes exactly after it).
-    pub(super) sse: Option<String>,
+    /// With GOVERN subscribers, where they read from once the AiSOC WebSocket told them the
+    /// head (they resume exactly after it).
+    pub(super) follow: Option<Follow>,
+}
+
+/// A GOVERN feed to read instead of the AiSOC WebSocket.
+pub(super) enum Follow {
+    /// `http://…/v1/soc/feed/sse?token=…`, resumed with `Last-Event-ID`.
+    Sse(String),
+    /// `ws://…/v1/soc/feed?token=…`, resumed with `&since=`.
+    GovernWs(String),
 }
 
 /// One subscriber's live state, as the coordinator sees it while draining.
@@ -151,7 +160,34 @@ pub(super) async fn run(index: usize, plan: Arc<Plan>, board: Arc<Board>) -> Out
             return Outcome::Failed(format!("{e:#}"));
         }
     };
-    if let Some(url) = &plan.sse {
+    if let Some(Follow::GovernWs(url)) = &plan.follow {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
+        drop(ws);
+        let url = format!("{url}&since={}", stats.last_seq);
+        let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, ws_connect(&url)).await;
+        let mut feed = match opened {
+            Ok(Ok(ws)) => ws,
+            Ok(Err(e)) => {
+                board.settled.fetch_add(1, Ordering::Release);
+                return Outcome::Failed(format!("{e:#}"));
+            }
+            Err(_) => {
+                board.settled.fetch_add(1, Ordering::Release);
+                return Outcome::Failed(format!(
+                    "no GOVERN handshake within {HANDSHAKE_TIMEOUT:?}"
+                ));
+            }
+        };
+        progress.open.store(true, Ordering::Relaxed);
+        board.settled.fetch_add(1, Ordering::Release);
+        stats.ending = stats.receive(&mut feed, &board, progress).await;
+        progress.open.store(false, Ordering::Relaxed);
+        if stats.ending == Ending::Stopped {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, feed.close(None)).await;
+        }
+        return Outcome::Ran(Box::new(stats));
+    }
+    if let Some(Follow::Sse(url)) = &plan.follow {
         // The head is known: the WebSocket's work is done, the stream resumes after it.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
         let head = stats.last_seq.to_string();
@@ -198,16 +234,21 @@ async fn sse_connect(url: &str, last_event_id: &str) -> anyhow::Result<reqwest::
     Ok(response)
 }
 
-/// Connects, subscribes and returns the socket with the head seq of the ack.
-async fn connect_and_subscribe(plan: &Plan) -> anyhow::Result<(Ws, u64)> {
+/// Opens a WebSocket with small buffers (the generator holds thousands).
+async fn ws_connect(url: &str) -> anyhow::Result<Ws> {
     let config = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .write_buffer_size(0)
         .max_message_size(Some(1 << 20));
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(plan.url.as_str(), Some(config), true)
-            .await
-            .context("connecting")?;
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .context("connecting")?;
+    Ok(ws)
+}
+
+/// Connects, subscribes and returns the socket with the head seq of the ack.
+async fn connect_and_subscribe(plan: &Plan) -> anyhow::Result<(Ws, u64)> {
+    let mut ws = ws_connect(&plan.url).await?;
     let Some(subscribe) = &plan.subscribe else {
         return Ok((ws, 0));
     };
