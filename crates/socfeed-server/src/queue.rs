@@ -15,6 +15,9 @@ use futures_util::task::AtomicWaker;
 
 use crate::delivery::Delivery;
 
+/// Slots an empty queue may keep (64 bytes); more are given back.
+const KEEP_SLOTS: usize = 8;
+
 /// What [`Sender::offer`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
@@ -134,8 +137,9 @@ impl Receiver {
         }
         let n = state.items.len().min(max);
         if n == 0 {
-            // Drop what a burst made the queue grow to; an idle queue keeps nothing.
-            if state.items.capacity() > 0 {
+            // Drop what a burst made the queue grow to, but keep a few slots: a session that
+            // receives one event at a time does not allocate for each.
+            if state.items.capacity() > KEEP_SLOTS {
                 state.items = VecDeque::new();
             }
             return None;
