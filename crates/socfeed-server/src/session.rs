@@ -330,3 +330,37 @@ async fn send_frames<P: Protocol>(
     state.metrics.frames_sent.inc_by(sent);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn pace_writes_at_once_after_a_quiet_interval_and_holds_within_one() {
+        let interval = Duration::from_millis(10);
+        let mut pace = Pace::new(interval);
+        assert!(!pace.hold(), "the first event goes out at once");
+        tokio::time::advance(Duration::from_millis(3)).await;
+        assert!(pace.hold(), "3 ms later: held");
+        assert!(pace.holding());
+        let start = tokio::time::Instant::now();
+        pace.held().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(7),
+            "until 10 ms after the write"
+        );
+        pace.wrote();
+        assert!(!pace.holding());
+        tokio::time::advance(interval).await;
+        assert!(!pace.hold(), "a quiet interval later: at once again");
+    }
+
+    #[test]
+    fn pace_zero_never_holds() {
+        let mut pace = Pace::new(Duration::ZERO);
+        assert!(!pace.hold());
+        assert!(!pace.hold());
+    }
+}

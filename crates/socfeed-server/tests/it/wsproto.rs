@@ -225,3 +225,27 @@ async fn many_events_arrive_whole_and_in_order_through_a_slow_reader() {
         assert_eq!(event["payload"]["i"], i);
     }
 }
+
+#[tokio::test]
+async fn coalesced_writes_lose_and_reorder_nothing() {
+    let s = TestServer::start_with(|c| c.write_coalesce = Duration::from_millis(50)).await;
+    let mut tcp = connect(&s).await;
+    tcp.write_all(&frame(
+        true,
+        0x1,
+        br#"{"type":"subscribe","channel":"alerts"}"#,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_json(&mut tcp).await["type"], "subscribed");
+    let publisher = socfeed_testkit::pub_token("acme");
+    for i in 0..20 {
+        let one = serde_json::json!({"type":"alert.created","payload":{"i":i}});
+        assert_eq!(s.publish(&publisher, &one).await.0, 202);
+    }
+    for i in 0..20 {
+        let event = next_json(&mut tcp).await;
+        assert_eq!(event["payload"]["i"], i);
+        assert_eq!(event["seq"], i + 1);
+    }
+}
