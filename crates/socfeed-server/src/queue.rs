@@ -15,8 +15,8 @@ use futures_util::task::AtomicWaker;
 
 use crate::delivery::Delivery;
 
-/// Slots an empty queue may keep (64 bytes); more are given back.
-const KEEP_SLOTS: usize = 8;
+/// Slots an empty queue may keep (256 bytes); more are given back.
+const KEEP_SLOTS: usize = 32;
 
 /// What [`Sender::offer`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
