@@ -1,8 +1,9 @@
 //! socfeed's server as a library.
 //!
 //! ```text
-//! POST /v1/events ─ ingest ─▶ log.append (seq, durable) ─▶ hub (encode once, try_send)
-//!                                                         └▶ session queues ─▶ /ws (AiSOC)
+//! POST /v1/events ─ ingest ─▶ log.append (seq, durable) ─▶ hub (encode once, offer)
+//!                          └─ 202                          └▶ session queues ─▶ /ws (AiSOC),
+//!                                                             /v1/soc/feed[/sse] (GOVERN)
 //! ```
 //!
 //! [`Server::bind`] opens the log and prepares the routes; [`Server::run`] serves until the
