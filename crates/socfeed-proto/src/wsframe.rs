@@ -262,31 +262,38 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     payload
 }
 
+/// A whole client frame, masked with `mask` (`fin: false` starts or continues a fragmented
+/// message). What a client sends; the server's tests and tools use it to speak raw WebSocket.
+pub fn client_frame(fin: bool, opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 14);
+    out.push(if fin { 0x80 } else { 0 } | opcode);
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n => match u16::try_from(n) {
+            Ok(short) => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&short.to_be_bytes());
+            }
+            Err(_) => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        },
+    }
+    out.extend_from_slice(&mask);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    unmask(&mut out[start..], mask);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
     /// A masked client frame.
     fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
-        match payload.len() {
-            n if n < 126 => out.push(0x80 | n as u8),
-            n if n <= 0xFFFF => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(0x80 | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(&MASK);
-        let mut body = payload.to_vec();
-        unmask(&mut body, MASK);
-        out.extend_from_slice(&body);
-        out
+        client_frame(fin, opcode, payload, [0x37, 0xfa, 0x21, 0x3d])
     }
 
     fn read_all(reader: &mut Reader, mut buf: Vec<u8>) -> Result<Vec<Incoming>, FrameError> {

@@ -227,11 +227,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [1u8, 2, 3, 4];
-        let mut out = vec![0x80 | opcode, 0x80 | payload.len() as u8];
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        out
+        frame::client_frame(true, opcode, payload, [1, 2, 3, 4])
     }
 
     #[tokio::test]

@@ -12,21 +12,7 @@ const MASK: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
 
 /// A masked client frame.
 fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= 0xFFFF => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&MASK);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    out
+    socfeed_proto::wsframe::client_frame(fin, opcode, payload, MASK)
 }
 
 /// Reads one server frame: (opcode, payload). Server frames are never masked or fragmented.
@@ -80,6 +66,15 @@ async fn close_code(tcp: &mut TcpStream) -> u16 {
 
 async fn connect(s: &TestServer) -> TcpStream {
     socfeed_testkit::raw_ws(s.addr, &format!("/ws?token={}", sub_token("acme"))).await
+}
+
+/// A raw connection subscribed to `alerts`, past its ack.
+async fn subscribed_to_alerts(s: &TestServer) -> TcpStream {
+    let mut tcp = connect(s).await;
+    let subscribe = br#"{"type":"subscribe","channel":"alerts"}"#;
+    tcp.write_all(&frame(true, 0x1, subscribe)).await.unwrap();
+    assert_eq!(next_json(&mut tcp).await["type"], "subscribed");
+    tcp
 }
 
 #[tokio::test]
@@ -197,15 +192,7 @@ async fn many_events_arrive_whole_and_in_order_through_a_slow_reader() {
     // A reader that takes its time makes the server's writes partial: frames must still arrive
     // whole, in seq order, none lost.
     let s = TestServer::start().await;
-    let mut tcp = connect(&s).await;
-    tcp.write_all(&frame(
-        true,
-        0x1,
-        br#"{"type":"subscribe","channel":"alerts"}"#,
-    ))
-    .await
-    .unwrap();
-    assert_eq!(next_json(&mut tcp).await["type"], "subscribed");
+    let mut tcp = subscribed_to_alerts(&s).await;
     let publisher = socfeed_testkit::pub_token("acme");
     let pad = "x".repeat(4000);
     let batch: Vec<Value> = (0..200)
@@ -229,15 +216,7 @@ async fn many_events_arrive_whole_and_in_order_through_a_slow_reader() {
 #[tokio::test]
 async fn coalesced_writes_lose_and_reorder_nothing() {
     let s = TestServer::start_with(|c| c.write_coalesce = Duration::from_millis(50)).await;
-    let mut tcp = connect(&s).await;
-    tcp.write_all(&frame(
-        true,
-        0x1,
-        br#"{"type":"subscribe","channel":"alerts"}"#,
-    ))
-    .await
-    .unwrap();
-    assert_eq!(next_json(&mut tcp).await["type"], "subscribed");
+    let mut tcp = subscribed_to_alerts(&s).await;
     let publisher = socfeed_testkit::pub_token("acme");
     for i in 0..20 {
         let one = serde_json::json!({"type":"alert.created","payload":{"i":i}});
