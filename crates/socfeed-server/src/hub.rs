@@ -181,11 +181,10 @@ impl Hub {
                 self.metrics.frames_dropped.inc();
                 self.metrics.slow_consumer_closes.inc();
             }
-            Offer::Refused => {
-                if session.tx.overflowed() {
-                    self.metrics.frames_dropped.inc();
-                }
+            Offer::Dropped => {
+                self.metrics.frames_dropped.inc();
             }
+            Offer::Gone => {}
         }
     }
 

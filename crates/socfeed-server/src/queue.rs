@@ -24,8 +24,10 @@ pub enum Offer {
     Queued,
     /// The queue was full: the session is now marked as overflowed (and woken).
     Overflowed,
-    /// The session had already overflowed, or is gone: nothing was queued.
-    Refused,
+    /// The session had already overflowed: the delivery is dropped.
+    Dropped,
+    /// The session is gone.
+    Gone,
 }
 
 /// What a session takes out of its queue.
@@ -94,8 +96,11 @@ impl Sender {
     /// Queues `delivery` without waiting.
     pub fn offer(&self, delivery: &Arc<Delivery>) -> Offer {
         let mut state = self.0.lock();
-        if state.overflowed || state.receiver_gone {
-            return Offer::Refused;
+        if state.receiver_gone {
+            return Offer::Gone;
+        }
+        if state.overflowed {
+            return Offer::Dropped;
         }
         if state.items.len() >= self.0.capacity {
             state.overflowed = true;
@@ -236,7 +241,7 @@ mod tests {
         assert_eq!(tx.offer(&d(1)), Offer::Queued);
         assert_eq!(tx.offer(&d(2)), Offer::Queued);
         assert_eq!(tx.offer(&d(3)), Offer::Overflowed);
-        assert_eq!(tx.offer(&d(4)), Offer::Refused);
+        assert_eq!(tx.offer(&d(4)), Offer::Dropped);
         assert!(tx.overflowed());
         let mut out = Vec::new();
         assert_eq!(rx.take(&mut out, 10).await, Taken::Overflowed);
@@ -281,6 +286,6 @@ mod tests {
         tx.shut_down();
         assert_eq!(signals.ended().await, Taken::Shutdown);
         drop(rx);
-        assert_eq!(tx.offer(&d(2)), Offer::Refused);
+        assert_eq!(tx.offer(&d(2)), Offer::Gone);
     }
 }
