@@ -271,13 +271,12 @@ async fn send_replay(
     reader: &mut replay::Reader<'_>,
 ) -> Result<(), Fault> {
     while let Some(page) = reader.next_page().await.map_err(|_| Fault::Log)? {
-        let frames: Vec<_> = page
-            .iter()
-            .filter(|d| subs.allowed(&d.channel) && !subs.covers(&d.channel))
-            .map(|d| d.frame(Dialect::Aisoc))
-            .collect();
-        let n = frames.len() as u64;
-        conn.send_batch(&frames).await?;
+        let n = conn
+            .send_deliveries(&page, |d| {
+                (subs.allowed(&d.channel) && !subs.covers(&d.channel))
+                    .then(|| d.frame(Dialect::Aisoc))
+            })
+            .await?;
         state.metrics.events_replayed.inc_by(n);
         state.metrics.frames_sent.inc_by(n);
     }

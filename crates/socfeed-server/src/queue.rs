@@ -48,6 +48,19 @@ struct State {
     receiver_gone: bool,
 }
 
+impl State {
+    /// The raised signal, overflow first.
+    fn signal(&self) -> Option<Taken> {
+        if self.overflowed {
+            Some(Taken::Overflowed)
+        } else if self.shutdown {
+            Some(Taken::Shutdown)
+        } else {
+            None
+        }
+    }
+}
+
 struct Shared {
     state: Mutex<State>,
     capacity: usize,
@@ -134,11 +147,8 @@ impl Receiver {
     /// `None` when there is nothing.
     pub fn try_take(&mut self, out: &mut Vec<Arc<Delivery>>, max: usize) -> Option<Taken> {
         let mut state = self.0.lock();
-        if state.overflowed {
-            return Some(Taken::Overflowed);
-        }
-        if state.shutdown {
-            return Some(Taken::Shutdown);
+        if let Some(signal) = state.signal() {
+            return Some(signal);
         }
         let n = state.items.len().min(max);
         if n == 0 {
@@ -198,14 +208,7 @@ impl Signals {
     }
 
     fn signal(&self) -> Option<Taken> {
-        let state = self.0.lock();
-        if state.overflowed {
-            Some(Taken::Overflowed)
-        } else if state.shutdown {
-            Some(Taken::Shutdown)
-        } else {
-            None
-        }
+        self.0.lock().signal()
     }
 }
 

@@ -2,9 +2,8 @@
 //! client messages, heartbeats, silence (4002), token expiry (4001), overflow (4008), shutdown (1001).
 //! What a dialect adds is its [`Protocol`]: how it answers client text and which frames it wants.
 
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Instant;
 
 use socfeed_proto::CloseCode;
@@ -18,7 +17,7 @@ use crate::limits::Bucket;
 use crate::limits::Slot;
 use crate::queue::Taken;
 use crate::state::{AppState, ConnectionGuard};
-use crate::ws::{BATCH_WRITE, Clock, Due, Ended, Incoming, RecvError, ServerSocket, WsConn, frame};
+use crate::ws::{Clock, Due, Ended, Incoming, RecvError, ServerSocket, WsConn};
 
 /// An admitted WebSocket session: its connection, who it is, its place in the hub, and what it
 /// holds while it lives.
@@ -297,37 +296,9 @@ async fn send_frames<P: Protocol>(
     if batch.is_empty() {
         return Ok(());
     }
-    let mut pos = 0;
-    let mut sent = 0u64;
-    while pos < batch.len() {
-        let socket = &mut conn.socket;
-        let (consumed, frames) = poll_fn(|cx| {
-            // The next frames this session wants, and which delivery each came from.
-            let mut bytes: [&[u8]; BATCH_WRITE] = [&[]; BATCH_WRITE];
-            let mut from = [0usize; BATCH_WRITE];
-            let (mut n, mut scanned) = (0, 0);
-            for (i, d) in batch[pos..].iter().enumerate() {
-                if n == BATCH_WRITE {
-                    break;
-                }
-                scanned = i + 1;
-                if let Some(f) = protocol.frame(d) {
-                    (bytes[n], from[n]) = (f.as_bytes(), i);
-                    n += 1;
-                }
-            }
-            let taken = socket.write_now(cx, frame::TEXT, &bytes[..n]);
-            // Deliveries are consumed up to the first frame the socket did not take.
-            Poll::Ready(taken.map(|k| (if k == n { scanned } else { from[k] }, k)))
-        })
-        .await
-        .map_err(|_| Ended::Io)?;
-        pos += consumed;
-        sent += frames as u64;
-        conn.flush().await?;
-    }
+    let sent = conn.send_deliveries(batch, |d| protocol.frame(d)).await;
     batch.clear();
-    state.metrics.frames_sent.inc_by(sent);
+    state.metrics.frames_sent.inc_by(sent?);
     Ok(())
 }
 

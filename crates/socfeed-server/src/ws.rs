@@ -7,6 +7,7 @@ pub mod upgrade;
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,10 +19,11 @@ pub use self::upgrade::{ServerSocket, Upgrade};
 pub use socfeed_proto::wsframe as frame;
 pub use socfeed_proto::wsframe::Incoming;
 
+use crate::delivery::Delivery;
 use crate::queue::{Signals, Taken};
 
 /// Frames handed to one `write_now` at most.
-pub const BATCH_WRITE: usize = 64;
+const BATCH_WRITE: usize = 64;
 
 /// Why a session stopped writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,25 +102,46 @@ impl WsConn {
         Self::guard(&self.signals, self.socket.send(frame::PONG, &[payload])).await
     }
 
-    /// Sends several text frames with as few writes as the socket allows.
-    pub async fn send_batch(&mut self, frames: &[&str]) -> Result<(), Ended> {
-        let mut sent = 0;
-        while sent < frames.len() {
+    /// Sends the frame `frame` gives for each delivery (none for those it skips), in as few
+    /// writes as the socket allows; returns how many frames went out.
+    pub async fn send_deliveries<F>(
+        &mut self,
+        deliveries: &[Arc<Delivery>],
+        frame: F,
+    ) -> Result<u64, Ended>
+    where
+        F: for<'d> Fn(&'d Delivery) -> Option<&'d str>,
+    {
+        let mut pos = 0;
+        let mut sent = 0u64;
+        while pos < deliveries.len() {
             let socket = &mut self.socket;
-            sent += poll_fn(|cx| {
-                let rest = &frames[sent..];
+            let (consumed, frames) = poll_fn(|cx| {
+                // The next frames to send, and which delivery each came from.
                 let mut bytes: [&[u8]; BATCH_WRITE] = [&[]; BATCH_WRITE];
-                let n = rest.len().min(BATCH_WRITE);
-                for (b, f) in bytes.iter_mut().zip(rest) {
-                    *b = f.as_bytes();
+                let mut from = [0usize; BATCH_WRITE];
+                let (mut n, mut scanned) = (0, 0);
+                for (i, d) in deliveries[pos..].iter().enumerate() {
+                    if n == BATCH_WRITE {
+                        break;
+                    }
+                    scanned = i + 1;
+                    if let Some(f) = frame(d) {
+                        (bytes[n], from[n]) = (f.as_bytes(), i);
+                        n += 1;
+                    }
                 }
-                Poll::Ready(socket.write_now(cx, frame::TEXT, &bytes[..n]))
+                let taken = socket.write_now(cx, frame::TEXT, &bytes[..n]);
+                // Deliveries are consumed up to the first frame the socket did not take.
+                Poll::Ready(taken.map(|k| (if k == n { scanned } else { from[k] }, k)))
             })
             .await
             .map_err(|_| Ended::Io)?;
+            pos += consumed;
+            sent += frames as u64;
             self.flush().await?;
         }
-        Ok(())
+        Ok(sent)
     }
 
     /// Waits until the socket took every frame written so far.

@@ -154,23 +154,19 @@ async fn closed_loop(
 /// Sends one batch stamped with the current time.
 async fn post(client: &reqwest::Client, plan: &Plan) -> Sent {
     let started = Instant::now();
-    if plan.nchan {
+    let result = if plan.nchan {
         let seq = plan.next_seq.fetch_add(1, Ordering::Relaxed);
         let body = wire::nchan_message(seq, plan.payload_size, wire::unix_nanos());
-        let result = send_nchan(client, plan, body, seq).await;
-        return Sent {
-            started,
-            elapsed: started.elapsed(),
-            result,
-        };
-    }
-    let body = wire::publish_body(
-        &plan.event_type,
-        plan.batch,
-        plan.payload_size,
-        wire::unix_nanos(),
-    );
-    let result = send(client, plan, body).await;
+        send_nchan(client, plan, body, seq).await
+    } else {
+        let body = wire::publish_body(
+            &plan.event_type,
+            plan.batch,
+            plan.payload_size,
+            wire::unix_nanos(),
+        );
+        send(client, plan, body).await
+    };
     Sent {
         started,
         elapsed: started.elapsed(),
