@@ -3,6 +3,7 @@
 #![allow(unreachable_pub)] // a binary: `pub` only structures the modules
 
 mod cmd;
+mod settings;
 
 use std::process::ExitCode;
 

@@ -1,8 +1,8 @@
-//! Settings: every one has a flag, a `SOCFEED_*` env var and a key in an optional TOML file.
+//! Resolved settings: [`Config`] with every default in [`Config::default`], and the checks of
+//! [`Config::validate`].
 //!
-//! Precedence: flag, then env var (clap reads both), then the TOML file, then the default.
-//! [`ServeArgs`] is what clap parses (and the TOML file fills in), [`Config`] the resolved
-//! settings the server runs with.
+//! Reading settings (flags, env vars, a TOML file) is the binary's job; the server takes a
+//! resolved [`Config`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::time::Duration;
 use socfeed_auth::KeySettings;
 
 /// Which event log backs the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogBackend {
     /// Durable log in the data directory (redb); the default.
     Embedded,
@@ -28,112 +28,6 @@ impl std::str::FromStr for LogBackend {
             _ => Err(format!("unknown log backend {s:?} (embedded or memory)")),
         }
     }
-}
-
-/// Declares every setting once: its doc (the `--help` text), type, env var and parser. The flag is
-/// the name with `-`, the TOML key the name itself. Defaults live in [`Config::resolve`].
-macro_rules! settings {
-    ($( $(#[doc = $doc:literal])+ $name:ident: $ty:ty, $env:literal, $parse:expr; )*) => {
-        /// Server settings as flags and env vars; every field is optional so that a TOML file can
-        /// fill what the command line leaves out.
-        #[derive(Debug, Clone, Default, clap::Args)]
-        pub struct ServeArgs {
-            /// TOML file with any of the settings below (keys are the flag names with `_` for `-`).
-            #[arg(long, env = "SOCFEED_CONFIG", value_name = "FILE")]
-            pub config: Option<PathBuf>,
-            $(
-                $(#[doc = $doc])+
-                #[arg(long, env = $env, value_parser = $parse, hide_env_values = true)]
-                pub $name: Option<$ty>,
-            )*
-        }
-
-        impl ServeArgs {
-            /// Every TOML key.
-            pub const KEYS: &'static [&'static str] = &[$(stringify!($name)),*];
-
-            /// Fills settings not given as flags or env vars from a TOML table.
-            fn fill_from(&mut self, table: &toml::Table) -> Result<(), String> {
-                if let Some(key) = table.keys().find(|k| !Self::KEYS.contains(&k.as_str())) {
-                    return Err(format!("unknown key `{key}`"));
-                }
-                $(
-                    if self.$name.is_none() {
-                        if let Some(v) = table.get(stringify!($name)) {
-                            let text = match v {
-                                toml::Value::String(s) => s.clone(),
-                                other => other.to_string(),
-                            };
-                            let parse = $parse;
-                            self.$name = Some(parse(&text).map_err(|e| format!("`{}`: {e}", stringify!($name)))?);
-                        }
-                    }
-                )*
-                Ok(())
-            }
-        }
-    };
-}
-
-settings! {
-    /// Address to listen on [default: 0.0.0.0:8086].
-    bind: SocketAddr, "SOCFEED_BIND", from_str::<SocketAddr>;
-    /// Directory of the durable log (and of the generated development key) [default: ./socfeed-data].
-    data_dir: PathBuf, "SOCFEED_DATA_DIR", from_str::<PathBuf>;
-    /// Event log backend: embedded or memory [default: embedded].
-    log: LogBackend, "SOCFEED_LOG", from_str::<LogBackend>;
-    /// HS256 shared secret for tokens. Without any key setting, a random secret is generated
-    /// once and kept in `<data-dir>/dev-jwt-secret`.
-    jwt_secret: String, "SOCFEED_JWT_SECRET", from_str::<String>;
-    /// PEM file with an RS256, ES256 or EdDSA public key.
-    jwt_public_key: PathBuf, "SOCFEED_JWT_PUBLIC_KEY", from_str::<PathBuf>;
-    /// JWKS file (`{"keys":[...]}`), keys chosen by `kid`.
-    jwks_file: PathBuf, "SOCFEED_JWKS_FILE", from_str::<PathBuf>;
-    /// JWKS files bound to issuers, `ISSUER=FILE[,ISSUER=FILE...]`: each file's keys verify only
-    /// tokens of that issuer (keys are known by issuer and kid).
-    jwt_issuer_jwks: IssuerJwks, "SOCFEED_JWT_ISSUER_JWKS", from_str::<IssuerJwks>;
-    /// Required `iss` claim, when set (for keys not bound to an issuer).
-    jwt_issuer: String, "SOCFEED_JWT_ISSUER", from_str::<String>;
-    /// Required `aud` claim, when set.
-    jwt_audience: String, "SOCFEED_JWT_AUDIENCE", from_str::<String>;
-    /// Clock leeway for `exp`/`nbf`, at most 5s [default: 5s].
-    jwt_leeway: Duration, "SOCFEED_JWT_LEEWAY", parse_duration;
-    /// Interval of pings / heartbeats; a client silent for two intervals is closed [default: 30s].
-    heartbeat_interval: Duration, "SOCFEED_HEARTBEAT_INTERVAL", parse_duration;
-    /// How long events are kept for replay [default: 24h].
-    retention: Duration, "SOCFEED_RETENTION", parse_duration;
-    /// Default GOVERN replay window (`?replay` without a value) [default: 5m].
-    replay_window: Duration, "SOCFEED_REPLAY_WINDOW", parse_duration;
-    /// Events read from the log per replay batch [default: 512].
-    replay_batch: usize, "SOCFEED_REPLAY_BATCH", from_str::<usize>;
-    /// Recent events kept in memory per tenant, so that replays of recent history skip the log;
-    /// 0 turns the cache off [default: 4096].
-    replay_cache: usize, "SOCFEED_REPLAY_CACHE", from_str::<usize>;
-    /// Frames a session may have waiting before it is closed as a slow consumer (4008) [default: 1024].
-    queue_len: usize, "SOCFEED_QUEUE_LEN", from_str::<usize>;
-    /// Least time between two writes to one WebSocket: events arriving sooner wait and go out
-    /// together (fewer system calls per delivery, at most this much added latency); 0 writes
-    /// every wake-up at once [default: 0s].
-    write_coalesce: Duration, "SOCFEED_WRITE_COALESCE", parse_duration;
-    /// Largest client message; larger ones close the connection with 1009 [default: 64KiB].
-    max_message_size: usize, "SOCFEED_MAX_MESSAGE_SIZE", parse_size;
-    /// Largest message the server sends; bigger GOVERN replays are split into parts [default: 1MiB].
-    max_frame_size: usize, "SOCFEED_MAX_FRAME_SIZE", parse_size;
-    /// Largest publish body; larger ones get 413 [default: 1MiB].
-    max_body_size: usize, "SOCFEED_MAX_BODY_SIZE", parse_size;
-    /// Channel subscriptions one AiSOC connection may hold [default: 64].
-    max_subscriptions: usize, "SOCFEED_MAX_SUBSCRIPTIONS", from_str::<usize>;
-    /// Open connections (WebSocket and SSE) per tenant; more get 4029 / 429 [default: 10000].
-    max_connections_per_tenant: usize, "SOCFEED_MAX_CONNECTIONS_PER_TENANT", from_str::<usize>;
-    /// Open connections per client IP; more get 4029 / 429 [default: 1000].
-    max_connections_per_ip: usize, "SOCFEED_MAX_CONNECTIONS_PER_IP", from_str::<usize>;
-    /// Client messages per second per connection (bursts of twice that); more close with 4029 [default: 20].
-    max_messages_per_second: u32, "SOCFEED_MAX_MESSAGES_PER_SECOND", from_str::<u32>;
-    /// Events per second one publisher token may publish (bursts of twice that); more get 429
-    /// with `Retry-After`; 0 = unlimited [default: 10000].
-    publish_rate: u32, "SOCFEED_PUBLISH_RATE", from_str::<u32>;
-    /// Time a client has to send its request headers (WebSocket and HTTP handshakes) [default: 10s].
-    handshake_timeout: Duration, "SOCFEED_HANDSHAKE_TIMEOUT", parse_duration;
 }
 
 /// Resolved settings.
@@ -161,192 +55,85 @@ pub struct Config {
     pub handshake_timeout: Duration,
 }
 
-/// Why settings could not be resolved.
+/// Why settings are not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("reading config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("config file {path}: {message}")]
-    File { path: PathBuf, message: String },
-    #[error("preparing the development key in {path}: {source}")]
-    DevKey {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("{0}")]
     Invalid(String),
+}
+
+impl Default for Config {
+    /// The default of every setting; no token keys (and the leeway of [`KeySettings::default`]).
+    fn default() -> Config {
+        Config {
+            bind: SocketAddr::from(([0, 0, 0, 0], 8086)),
+            data_dir: PathBuf::from("./socfeed-data"),
+            log: LogBackend::Embedded,
+            keys: KeySettings::default(),
+            heartbeat_interval: Duration::from_secs(30),
+            retention: Duration::from_secs(24 * 3600),
+            replay_window: Duration::from_secs(300),
+            replay_batch: 512,
+            replay_cache: 4096,
+            queue_len: 1024,
+            write_coalesce: Duration::ZERO,
+            max_message_size: 64 * 1024,
+            max_frame_size: 1024 * 1024,
+            max_body_size: 1024 * 1024,
+            max_subscriptions: 64,
+            max_connections_per_tenant: 10_000,
+            max_connections_per_ip: 1_000,
+            max_messages_per_second: 20,
+            publish_rate: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Config {
     /// Defaults for everything, with the given data dir and an HS256 secret: handy for tests.
     pub fn for_tests(data_dir: &Path, secret: &str) -> Config {
-        let mut c = Config::resolve(ServeArgs {
-            data_dir: Some(data_dir.to_owned()),
-            jwt_secret: Some(secret.to_owned()),
-            ..ServeArgs::default()
-        })
-        .unwrap_or_else(|e| panic!("default config must resolve: {e}"));
-        c.keys.leeway = Duration::ZERO;
-        c
+        Config {
+            data_dir: data_dir.to_owned(),
+            keys: KeySettings {
+                leeway: Duration::ZERO,
+                ..KeySettings::hs256(secret)
+            },
+            ..Config::default()
+        }
     }
 
-    /// Applies flags/env over the TOML file (when `--config` names one) over defaults.
-    pub fn resolve(mut args: ServeArgs) -> Result<Config, ConfigError> {
-        if let Some(path) = args.config.clone() {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let table: toml::Table =
-                text.parse()
-                    .map_err(|e: toml::de::Error| ConfigError::File {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
-            args.fill_from(&table)
-                .map_err(|message| ConfigError::File { path, message })?;
-        }
-        let a = args;
-        let data_dir = a.data_dir.unwrap_or_else(|| "./socfeed-data".into());
-        let mut keys = KeySettings {
-            secret: a.jwt_secret,
-            public_key_pem: a.jwt_public_key,
-            jwks_file: a.jwks_file,
-            issuer_jwks: a.jwt_issuer_jwks.map(|i| i.0).unwrap_or_default(),
-            issuer: a.jwt_issuer,
-            audience: a.jwt_audience,
-            leeway: a.jwt_leeway.unwrap_or(Duration::from_secs(5)),
-        };
-        if keys.leeway > Duration::from_secs(5) {
+    /// Checks what the server cannot run with: a leeway over 5s, zero durations or limits, a
+    /// max-frame-size under 1KiB.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.keys.leeway > socfeed_auth::MAX_LEEWAY {
             return Err(ConfigError::Invalid("jwt-leeway is at most 5s".into()));
         }
-        if keys.secret.is_none()
-            && keys.public_key_pem.is_none()
-            && keys.jwks_file.is_none()
-            && keys.issuer_jwks.is_empty()
-        {
-            keys.secret = Some(dev_secret(&data_dir)?);
-        }
-        let c = Config {
-            bind: a
-                .bind
-                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8086))),
-            data_dir,
-            log: a.log.unwrap_or(LogBackend::Embedded),
-            keys,
-            heartbeat_interval: a.heartbeat_interval.unwrap_or(Duration::from_secs(30)),
-            retention: a.retention.unwrap_or(Duration::from_secs(24 * 3600)),
-            replay_window: a.replay_window.unwrap_or(Duration::from_secs(300)),
-            replay_batch: a.replay_batch.unwrap_or(512),
-            replay_cache: a.replay_cache.unwrap_or(4096),
-            queue_len: a.queue_len.unwrap_or(1024),
-            write_coalesce: a.write_coalesce.unwrap_or(Duration::ZERO),
-            max_message_size: a.max_message_size.unwrap_or(64 * 1024),
-            max_frame_size: a.max_frame_size.unwrap_or(1024 * 1024),
-            max_body_size: a.max_body_size.unwrap_or(1024 * 1024),
-            max_subscriptions: a.max_subscriptions.unwrap_or(64),
-            max_connections_per_tenant: a.max_connections_per_tenant.unwrap_or(10_000),
-            max_connections_per_ip: a.max_connections_per_ip.unwrap_or(1_000),
-            max_messages_per_second: a.max_messages_per_second.unwrap_or(20),
-            publish_rate: a.publish_rate.unwrap_or(10_000),
-            handshake_timeout: a.handshake_timeout.unwrap_or(Duration::from_secs(10)),
-        };
-        if c.heartbeat_interval.is_zero() || c.handshake_timeout.is_zero() {
+        if self.heartbeat_interval.is_zero() || self.handshake_timeout.is_zero() {
             return Err(ConfigError::Invalid(
                 "heartbeat-interval and handshake-timeout must be positive".into(),
             ));
         }
         if [
-            c.queue_len,
-            c.max_message_size,
-            c.max_body_size,
-            c.replay_batch,
-            c.max_subscriptions,
+            self.queue_len,
+            self.max_message_size,
+            self.max_body_size,
+            self.replay_batch,
+            self.max_subscriptions,
         ]
         .contains(&0)
-            || c.max_connections_per_tenant == 0
-            || c.max_connections_per_ip == 0
-            || c.max_messages_per_second == 0
-            || c.max_frame_size < 1024
+            || self.max_connections_per_tenant == 0
+            || self.max_connections_per_ip == 0
+            || self.max_messages_per_second == 0
+            || self.max_frame_size < 1024
         {
             return Err(ConfigError::Invalid(
                 "queue, size and count limits must be positive (max-frame-size at least 1KiB)"
                     .into(),
             ));
         }
-        Ok(c)
+        Ok(())
     }
-}
-
-/// `ISSUER=FILE` pairs, comma-separated (an issuer is split from its file at the last `=`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuerJwks(pub Vec<(String, PathBuf)>);
-
-impl std::str::FromStr for IssuerJwks {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        s.split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|pair| match pair.rsplit_once('=') {
-                Some((iss, file)) if !iss.is_empty() && !file.is_empty() => {
-                    Ok((iss.to_owned(), PathBuf::from(file)))
-                }
-                _ => Err(format!("expected ISSUER=FILE, got {pair:?}")),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(IssuerJwks)
-    }
-}
-
-/// Parses any `FromStr` setting, with the error as text.
-fn from_str<T: std::str::FromStr>(s: &str) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    s.parse::<T>().map_err(|e| e.to_string())
-}
-
-/// The generated development secret: read from `<data_dir>/dev-jwt-secret`, created on first use.
-fn dev_secret(data_dir: &Path) -> Result<String, ConfigError> {
-    let path = data_dir.join("dev-jwt-secret");
-    let err = |source| ConfigError::DevKey {
-        path: path.clone(),
-        source,
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_owned()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(err(e)),
-    }
-    std::fs::create_dir_all(data_dir).map_err(err)?;
-    let secret: String = (0..4)
-        .map(|_| format!("{:016x}", rand::random::<u64>()))
-        .collect();
-    write_private(&path, &secret).map_err(err)?;
-    Ok(secret)
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
 }
 
 /// Parses `30s`, `5m`, `24h`, `1h 30m`, `250ms`.
@@ -393,78 +180,31 @@ mod tests {
     }
 
     #[test]
-    fn flags_beat_file_beats_defaults() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("socfeed.toml");
-        std::fs::write(
-            &file,
-            "bind = \"127.0.0.1:9000\"\nheartbeat_interval = \"10s\"\nmax_body_size = \"2MiB\"\njwt_secret = \"s\"\n",
-        )
-        .unwrap();
-        let c = Config::resolve(ServeArgs {
-            config: Some(file),
-            heartbeat_interval: Some(Duration::from_secs(3)),
-            data_dir: Some(dir.path().into()),
-            ..ServeArgs::default()
-        })
-        .unwrap();
-        assert_eq!(c.bind, "127.0.0.1:9000".parse().unwrap());
-        assert_eq!(c.heartbeat_interval, Duration::from_secs(3));
-        assert_eq!(c.max_body_size, 2 << 20);
-        assert_eq!(c.retention, Duration::from_secs(86400));
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+        let c = Config::for_tests(Path::new("/data"), "s");
+        c.validate().unwrap();
         assert_eq!(c.keys.secret.as_deref(), Some("s"));
+        assert_eq!(c.keys.leeway, Duration::ZERO);
     }
 
     #[test]
-    fn file_values_may_be_numbers_and_are_validated() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("socfeed.toml");
-        std::fs::write(
-            &file,
-            "queue_len = 16\npublish_rate = 0\nlog = \"memory\"\njwt_secret = \"s\"\n",
-        )
-        .unwrap();
-        let c = Config::resolve(ServeArgs {
-            config: Some(file.clone()),
-            ..ServeArgs::default()
-        })
-        .unwrap();
-        assert_eq!(
-            (c.queue_len, c.publish_rate, c.log),
-            (16, 0, LogBackend::Memory)
-        );
-        std::fs::write(&file, "queue_len = \"many\"\n").unwrap();
-        let err = Config::resolve(ServeArgs {
-            config: Some(file),
-            ..ServeArgs::default()
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("queue_len"), "{err}");
-    }
-
-    #[test]
-    fn unknown_file_keys_are_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("socfeed.toml");
-        std::fs::write(&file, "heartbeat = \"10s\"\n").unwrap();
-        let err = Config::resolve(ServeArgs {
-            config: Some(file),
-            ..ServeArgs::default()
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("heartbeat"), "{err}");
-    }
-
-    #[test]
-    fn dev_secret_is_generated_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let args = ServeArgs {
-            data_dir: Some(dir.path().into()),
-            ..ServeArgs::default()
+    fn invalid_settings_are_refused() {
+        let check = |change: fn(&mut Config)| {
+            let mut c = Config::default();
+            change(&mut c);
+            c.validate().map_err(|e| e.to_string())
         };
-        let a = Config::resolve(args.clone()).unwrap().keys.secret.unwrap();
-        let b = Config::resolve(args).unwrap().keys.secret.unwrap();
-        assert_eq!(a, b);
-        assert_eq!(a.len(), 64);
+        let err = check(|c| c.keys.leeway = Duration::from_secs(6)).unwrap_err();
+        assert!(err.contains("jwt-leeway"), "{err}");
+        assert!(check(|c| c.heartbeat_interval = Duration::ZERO).is_err());
+        assert!(check(|c| c.queue_len = 0).is_err());
+        let err = check(|c| c.max_frame_size = 1023).unwrap_err();
+        assert!(err.contains("max-frame-size"), "{err}");
+        assert_eq!(
+            check(|c| c.publish_rate = 0),
+            Ok(()),
+            "publish-rate 0 is unlimited"
+        );
     }
 }

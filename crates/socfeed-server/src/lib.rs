@@ -48,7 +48,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{Config, LogBackend, ServeArgs};
+pub use config::{Config, ConfigError, LogBackend, parse_duration, parse_size};
 
 use crate::hub::Hub;
 use crate::metrics::Metrics;

@@ -20,8 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use socfeed_proto::{Channel, Role, TenantId};
-use socfeed_server::LogBackend;
-use socfeed_server::config::parse_duration;
+use socfeed_server::{LogBackend, parse_duration};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use socfeed_proto::{Role, TenantId};
-use socfeed_server::{Config, ServeArgs, Server};
+use socfeed_server::Server;
+
+use crate::settings::{self, ServeArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,7 +24,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let config = Config::resolve(args.settings).context("resolving settings")?;
+    let config = settings::resolve(args.settings).context("resolving settings")?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use socfeed_proto::Role;
-use socfeed_server::{Config, ServeArgs};
+
+use crate::settings::{self, ServeArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,7 +23,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     channels: Option<Vec<String>>,
     /// Lifetime, e.g. 30m, 1h, 7d.
-    #[arg(long, default_value = "1h", value_parser = socfeed_server::config::parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = socfeed_server::parse_duration)]
     ttl: Duration,
     /// Sign with this private key PEM (RS256, ES256 or EdDSA) instead of the HS256 secret.
     #[arg(long, value_name = "FILE")]
@@ -46,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut claims = socfeed_auth::claims(&args.tenant, &args.sub, &roles, args.channels, args.ttl);
-    let config = Config::resolve(args.settings).context("resolving settings")?;
+    let config = settings::resolve(args.settings).context("resolving settings")?;
     claims.iss = config.keys.issuer.clone();
     claims.aud = config.keys.audience.clone().map(serde_json::Value::String);
     let minter = match &args.jwt_private_key {

@@ -60,7 +60,7 @@ pub(super) struct SpawnArgs {
     #[arg(long, value_name = "CPUS", requires = "spawn")]
     pub(super) server_cpu: Option<String>,
     /// Event log of the spawned server.
-    #[arg(long, value_enum, default_value = "embedded", requires = "spawn")]
+    #[arg(long, value_parser = log_backend(), default_value = "embedded", requires = "spawn")]
     pub(super) log: LogBackend,
     /// `--queue-len` of the spawned server (frames a session may have waiting before 4008).
     #[arg(long, value_name = "N", requires = "spawn")]
@@ -74,6 +74,17 @@ pub(super) struct SpawnArgs {
         allow_hyphen_values = true
     )]
     pub(super) server_args: Vec<String>,
+}
+
+/// `--log` of the spawned server: the backend names, with their help.
+fn log_backend() -> impl clap::builder::TypedValueParser<Value = LogBackend> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("embedded")
+            .help("Durable log in the data directory (redb); the default"),
+        PossibleValue::new("memory").help("In-memory log: nothing survives a restart"),
+    ])
+    .try_map(|name| name.parse::<LogBackend>())
 }
 
 /// A `socfeed serve` child process with its own data directory; killed when dropped.
