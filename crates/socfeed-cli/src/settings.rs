@@ -54,6 +54,19 @@ macro_rules! settings {
                 )*
                 Ok(())
             }
+
+            /// Every setting set to the `[default: ...]` of its help text.
+            #[cfg(test)]
+            fn help_defaults() -> Result<ServeArgs, String> {
+                let mut args = ServeArgs::default();
+                $(
+                    if let Some(text) = help_default(&[$($doc),+].concat()) {
+                        let parse = $parse;
+                        args.$name = Some(parse(text).map_err(|e| format!("`{}`: {e}", stringify!($name)))?);
+                    }
+                )*
+                Ok(args)
+            }
         }
     };
 }
@@ -233,6 +246,13 @@ where
     s.parse::<T>().map_err(|e| e.to_string())
 }
 
+/// The `X` of a `[default: X]` in a help text.
+#[cfg(test)]
+fn help_default(doc: &str) -> Option<&str> {
+    let (_, rest) = doc.split_once("[default: ")?;
+    rest.split_once(']').map(|(text, _)| text)
+}
+
 /// The generated development secret: read from `<data_dir>/dev-jwt-secret`, created on first use.
 fn dev_secret(data_dir: &Path) -> Result<String, SettingsError> {
     let path = data_dir.join("dev-jwt-secret");
@@ -364,5 +384,18 @@ mod tests {
         let b = resolve(args).unwrap().keys.secret.unwrap();
         assert_eq!(a, b);
         assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn help_defaults_are_the_server_defaults() {
+        let with_secret = |args: ServeArgs| ServeArgs {
+            jwt_secret: Some("s".into()),
+            ..args
+        };
+        let documented = ServeArgs::help_defaults().unwrap();
+        assert!(documented.bind.is_some() && documented.handshake_timeout.is_some());
+        let documented = resolve(with_secret(documented)).unwrap();
+        let defaults = resolve(with_secret(ServeArgs::default())).unwrap();
+        assert_eq!(format!("{documented:?}"), format!("{defaults:?}"));
     }
 }
