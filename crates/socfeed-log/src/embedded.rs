@@ -116,10 +116,10 @@ impl EmbeddedLog {
         queue
             .send(make(tx))
             .await
-            .map_err(|_| LogError::Storage("the log writer has stopped".into()))?;
+            .map_err(|_| LogError::storage("the log writer has stopped"))?;
         drop(queue);
         rx.await
-            .map_err(|_| LogError::Storage("the log writer stopped before replying".into()))?
+            .map_err(|_| LogError::storage("the log writer stopped before replying"))?
     }
 
     async fn blocking<T: Send + 'static>(
@@ -247,7 +247,7 @@ impl EventLog for EmbeddedLog {
         tokio::task::spawn_blocking(move || handle.join())
             .await
             .map_err(storage("wait for the writer"))?
-            .map_err(|_| LogError::Storage("the log writer panicked".into()))
+            .map_err(|_| LogError::storage("the log writer panicked"))
     }
 }
 

@@ -54,13 +54,19 @@ impl CommitListener for NoListener {
     fn committed(&self, _events: Vec<Event>) {}
 }
 
-/// Errors of the log. Anything but `Closed` is a storage failure.
-#[derive(Debug, thiserror::Error)]
+/// Errors of the log. Anything but `Closed` is a storage failure. Cheap to clone (a failed
+/// group commit gives its error to every request of the group).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LogError {
     #[error("the log is closed")]
     Closed,
-    #[error("storage: {0}")]
-    Storage(String),
+    /// The store failed while doing `context`; `source` is its error, when it gave one.
+    #[error("storage failed: {context}")]
+    Storage {
+        context: &'static str,
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
     #[error("corrupt record for tenant {tenant} seq {seq}: {message}")]
     Corrupt {
         tenant: String,
@@ -114,6 +120,16 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// Finishes pending appends and flushes; later appends fail with `Closed`.
     async fn close(&self) -> Result<(), LogError>;
+}
+
+impl LogError {
+    /// A storage failure without an underlying error.
+    pub fn storage(context: &'static str) -> LogError {
+        LogError::Storage {
+            context,
+            source: None,
+        }
+    }
 }
 
 /// A shared handle to some log.

@@ -43,6 +43,11 @@ impl Channel {
         Channel::parse(name)
     }
 
+    /// The `all` pseudo-channel.
+    pub fn all() -> Channel {
+        Channel(Arc::from(ALL))
+    }
+
     /// `true` for the `all` pseudo-channel.
     pub fn is_all(&self) -> bool {
         &*self.0 == ALL

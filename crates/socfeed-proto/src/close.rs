@@ -8,6 +8,7 @@ impl CloseCode {
     pub const NORMAL: CloseCode = CloseCode(1000);
     pub const GOING_AWAY: CloseCode = CloseCode(1001);
     pub const TOO_BIG: CloseCode = CloseCode(1009);
+    pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
     pub const UNAUTHORIZED: CloseCode = CloseCode(4001);
     pub const HEARTBEAT_TIMEOUT: CloseCode = CloseCode(4002);
     pub const FORBIDDEN: CloseCode = CloseCode(4003);
@@ -20,6 +21,7 @@ impl CloseCode {
             1000 => "normal closure",
             1001 => "server shutting down",
             1009 => "message too big",
+            1011 => "internal error",
             4001 => "unauthorized",
             4002 => "heartbeat timeout",
             4003 => "forbidden",

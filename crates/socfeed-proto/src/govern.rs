@@ -126,41 +126,39 @@ impl ReplayBuilder {
     }
 
     /// Adds one GOVERN envelope; returns a finished part when it did not fit in the current one.
-    pub fn push(&mut self, frame: &str, now_ms: i64) -> Option<String> {
+    pub fn push(&mut self, frame: &[u8], now_ms: i64) -> Option<Vec<u8>> {
         let full = self.count > 0 && self.size_with(frame.len()) > self.max;
         let part = full.then(|| self.take(true, now_ms));
         if self.count > 0 {
             self.events.push(b',');
         }
-        self.events.extend_from_slice(frame.as_bytes());
+        self.events.extend_from_slice(frame);
         self.count += 1;
         part
     }
 
     /// The events gathered so far as a part with `more: true` (`None` when there are none), so a
     /// long replay reaches the client in steps instead of only when a part is full.
-    pub fn flush(&mut self, now_ms: i64) -> Option<String> {
+    pub fn flush(&mut self, now_ms: i64) -> Option<Vec<u8>> {
         (self.count > 0).then(|| self.take(true, now_ms))
     }
 
     /// The last part.
-    pub fn finish(mut self, now_ms: i64) -> String {
+    pub fn finish(mut self, now_ms: i64) -> Vec<u8> {
         self.take(false, now_ms)
     }
 
-    fn take(&mut self, more: bool, now_ms: i64) -> String {
-        let events = String::from_utf8(std::mem::take(&mut self.events)).unwrap_or_default();
+    fn take(&mut self, more: bool, now_ms: i64) -> Vec<u8> {
+        let events = std::mem::take(&mut self.events);
         self.count = 0;
-        format!(
-            "{{\"event\":\"feed.replay\",\"data\":{{{},\"more\":{more},\"events\":[{events}]}},\"ts\":{now_ms}}}",
-            self.head
-        )
+        let mut out = Vec::with_capacity(events.len() + self.head.len() + 80);
+        out.extend_from_slice(b"{\"event\":\"feed.replay\",\"data\":{");
+        out.extend_from_slice(self.head.as_bytes());
+        out.extend_from_slice(format!(",\"more\":{more},\"events\":[").as_bytes());
+        out.extend_from_slice(&events);
+        out.extend_from_slice(format!("]}},\"ts\":{now_ms}}}").as_bytes());
+        out
     }
-}
-
-/// The SSE lines before an event's `data:` payload: `id: <seq>\nevent: <type>\ndata: `.
-pub fn sse_head(seq: u64, event_type: &str) -> String {
-    format!("id: {seq}\nevent: {event_type}\ndata: ")
 }
 
 #[cfg(test)]
@@ -191,13 +189,16 @@ mod tests {
             })
             .collect();
         let mut b = ReplayBuilder::new(0, 1000, false, Some("ep"), 600);
-        let mut parts: Vec<String> = frames.iter().filter_map(|f| b.push(f, 5)).collect();
+        let mut parts: Vec<Vec<u8>> = frames
+            .iter()
+            .filter_map(|f| b.push(f.as_bytes(), 5))
+            .collect();
         parts.push(b.finish(5));
         assert!(parts.len() > 2);
         let mut seqs = Vec::new();
         for (i, p) in parts.iter().enumerate() {
             assert!(p.len() <= 600, "part {i} is {} bytes", p.len());
-            let v: Value = serde_json::from_str(p).unwrap();
+            let v: Value = serde_json::from_slice(p).unwrap();
             assert_eq!(v["event"], "feed.replay");
             assert_eq!(v["data"]["more"], i + 1 < parts.len());
             assert_eq!(v["data"]["from"], "1970-01-01T00:00:00.000Z");
@@ -212,7 +213,7 @@ mod tests {
         }
         assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
         let empty: Value =
-            serde_json::from_str(&ReplayBuilder::new(0, 0, true, None, 600).finish(1)).unwrap();
+            serde_json::from_slice(&ReplayBuilder::new(0, 0, true, None, 600).finish(1)).unwrap();
         assert_eq!(empty["data"]["events"], json!([]));
         assert_eq!(empty["data"]["truncated"], true);
         assert!(empty["data"]["epoch"].is_null());

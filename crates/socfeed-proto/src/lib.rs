@@ -7,6 +7,7 @@
 //! * [`publish`] — `POST /v1/events` bodies (object, array, NDJSON) and replies.
 //! * [`aisoc`], [`govern`] — the two client dialects: inbound messages and outbound frames.
 //! * [`close`] — WebSocket close codes.
+//! * [`sse`] — Server-Sent Events framing.
 //! * [`wsframe`] — WebSocket framing: client frames in, frame headers out.
 //!
 //! This crate does no IO, owns no clock and starts no task: callers pass the time in.
@@ -19,6 +20,7 @@ pub mod event;
 pub mod filter;
 pub mod govern;
 pub mod publish;
+pub mod sse;
 pub mod timefmt;
 pub mod wsframe;
 

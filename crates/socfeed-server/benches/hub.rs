@@ -12,10 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::value::RawValue;
 use socfeed_log::CommitListener;
 use socfeed_proto::{Event, TenantId};
-use socfeed_server::delivery::Delivery;
-use socfeed_server::hub::{Hub, Interest, Queue, Registration};
-use socfeed_server::metrics::Metrics;
-use socfeed_server::queue::Taken;
+use socfeed_server::{Delivery, Hub, Interest, Metrics, Queue, Registration, Taken};
 
 const SESSIONS: usize = 10_000;
 const QUEUE_LEN: usize = 16;

@@ -9,24 +9,26 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 
+use crate::access;
+use crate::dialect::{aisoc, govern};
+use crate::ingest;
 use crate::state::AppState;
-use crate::{aisoc, govern, ingest, sse, ticket_route};
 
 /// The live feed page served at `/`.
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 
-pub fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.max_body_size;
     Router::new()
         .route("/", get(index))
         .route("/ws", get(aisoc::handler))
-        .route("/v1/soc/feed", get(govern::handler))
-        .route("/v1/soc/feed/sse", get(sse::handler))
+        .route("/v1/soc/feed", get(govern::ws_handler))
+        .route("/v1/soc/feed/sse", get(govern::sse_handler))
         .route(
             "/v1/events",
             post(ingest::handler).layer(DefaultBodyLimit::max(body_limit)),
         )
-        .route("/v1/tickets", post(ticket_route::handler))
+        .route("/v1/tickets", post(access::tickets_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -10,31 +10,17 @@
 //! shutdown future resolves, then closes sessions with 1001 and flushes the log. Tests and the
 //! `socfeed` binary both go through here.
 
-pub mod accept;
-pub mod admit;
-pub mod aisoc;
-pub mod auth;
-pub mod config;
-pub mod delivery;
-pub mod demo;
-pub mod feed;
-pub mod govern;
-pub mod http;
-pub mod hub;
-pub mod ingest;
-pub mod limits;
-pub mod metrics;
-pub mod queue;
-pub mod recent;
-pub mod replay;
-pub mod retention;
-pub mod session;
-pub mod sse;
-pub mod state;
-pub mod subscriptions;
-pub mod ticket_route;
-pub mod tickets;
-pub mod ws;
+mod access;
+mod config;
+mod dialect;
+mod fanout;
+mod http;
+mod ingest;
+mod metrics;
+mod retention;
+mod session;
+mod state;
+mod transport;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -49,22 +35,22 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::{Config, ConfigError, LogBackend, parse_duration, parse_size};
+pub use fanout::{Delivery, Hub, Interest, Queue, Registration, Taken};
+pub use metrics::Metrics;
 
-use crate::hub::Hub;
-use crate::metrics::Metrics;
 use crate::state::AppState;
 
-/// Why the server could not start or stopped with an error.
+/// Why the server could not start or stopped with an error (the cause is its source).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("opening the event log in {dir}: {source}")]
+    #[error("opening the event log in {dir}")]
     Log {
         dir: std::path::PathBuf,
         source: socfeed_log::LogError,
     },
-    #[error("loading token keys: {0}")]
+    #[error("loading token keys")]
     Keys(#[from] socfeed_auth::KeyError),
-    #[error("serving HTTP: {0}")]
+    #[error("serving HTTP")]
     Io(#[from] std::io::Error),
 }
 
@@ -100,7 +86,7 @@ impl Server {
                 })?)
             }
         };
-        let limits = limits::Limits::new(&config);
+        let limits = access::Limits::new(&config);
         let state = Arc::new(AppState {
             config,
             log,
@@ -108,7 +94,7 @@ impl Server {
             verifier: std::sync::RwLock::new(Arc::new(verifier)),
             metrics,
             limits,
-            tickets: tickets::Tickets::default(),
+            tickets: access::Tickets::default(),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
         });
@@ -141,7 +127,7 @@ impl Server {
 
     /// Starts the demo generator for `tenant` at `per_second` events a second.
     pub fn spawn_demo(&self, tenant: TenantId, per_second: f64) {
-        self.background.spawn(demo::run(
+        self.background.spawn(ingest::demo::run(
             self.log(),
             tenant,
             per_second,
@@ -179,7 +165,7 @@ impl Server {
                 hub.shut_down();
             })
         };
-        accept::serve(
+        transport::accept::serve(
             listener,
             router,
             token.clone(),
@@ -199,7 +185,7 @@ impl Server {
         background.close();
         background.wait().await;
         if let Err(e) = state.log.close().await {
-            tracing::error!(error = %e, "closing the event log");
+            tracing::error!(error = %report(&e), "closing the event log");
         }
         Ok(())
     }
@@ -214,6 +200,18 @@ impl KeyReloader {
     pub fn reload(&self) -> Result<(), socfeed_auth::KeyError> {
         self.0.reload_keys()
     }
+}
+
+/// An error with its sources, for a log line: `outer: cause: root cause`.
+pub(crate) fn report(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
 }
 
 /// Binds and serves in one call.

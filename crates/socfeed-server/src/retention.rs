@@ -6,7 +6,7 @@ use socfeed_log::SharedLog;
 use tokio_util::sync::CancellationToken;
 
 /// Purges every `min(retention / 10, 60 s)` until `stop` fires.
-pub async fn run(log: SharedLog, retention: Duration, stop: CancellationToken) {
+pub(crate) async fn run(log: SharedLog, retention: Duration, stop: CancellationToken) {
     let every = (retention / 10).clamp(Duration::from_millis(100), Duration::from_secs(60));
     let mut ticker = tokio::time::interval(every);
     loop {
@@ -19,7 +19,7 @@ pub async fn run(log: SharedLog, retention: Duration, stop: CancellationToken) {
         match log.purge_before(cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(removed = n, "retention purge"),
-            Err(e) => tracing::warn!(error = %e, "retention purge failed"),
+            Err(e) => tracing::warn!(error = %crate::report(&e), "retention purge failed"),
         }
     }
 }

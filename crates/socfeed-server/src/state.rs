@@ -7,13 +7,12 @@ use socfeed_log::SharedLog;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::access::{Limits, Tickets};
 use crate::config::Config;
-use crate::hub::Hub;
-use crate::limits::Limits;
+use crate::fanout::Hub;
 use crate::metrics::Metrics;
-use crate::tickets::Tickets;
 
-pub struct AppState {
+pub(crate) struct AppState {
     pub config: Config,
     pub log: SharedLog,
     pub hub: Arc<Hub>,
@@ -30,13 +29,13 @@ pub struct AppState {
 
 impl AppState {
     /// The key set in force now.
-    pub fn verifier(&self) -> Arc<Verifier> {
+    pub(crate) fn verifier(&self) -> Arc<Verifier> {
         Arc::clone(&self.verifier.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Reloads key files and swaps the key set; on error the old keys stay in force.
     /// Open connections are not touched.
-    pub fn reload_keys(&self) -> Result<(), socfeed_auth::KeyError> {
+    pub(crate) fn reload_keys(&self) -> Result<(), socfeed_auth::KeyError> {
         let fresh = Arc::new(Verifier::from_settings(&self.config.keys)?);
         *self
             .verifier
@@ -47,10 +46,10 @@ impl AppState {
 }
 
 /// Counts an open connection in the `connections` gauge for as long as it lives.
-pub struct ConnectionGuard(Arc<Metrics>);
+pub(crate) struct ConnectionGuard(Arc<Metrics>);
 
 impl ConnectionGuard {
-    pub fn new(metrics: &Arc<Metrics>) -> ConnectionGuard {
+    pub(crate) fn new(metrics: &Arc<Metrics>) -> ConnectionGuard {
         metrics.connections.inc();
         ConnectionGuard(Arc::clone(metrics))
     }

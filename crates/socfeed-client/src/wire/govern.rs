@@ -113,8 +113,15 @@ mod tests {
         assert_eq!(govern::encode_event(&got), bytes);
         let frames: Vec<String> = (1..=6).map(|i| govern::encode_event(&event(i))).collect();
         let mut b = govern::ReplayBuilder::new(0, 1, true, Some("ep"), 300);
-        let mut parts: Vec<String> = frames.iter().filter_map(|f| b.push(f, 2)).collect();
+        let mut parts: Vec<Vec<u8>> = frames
+            .iter()
+            .filter_map(|f| b.push(f.as_bytes(), 2))
+            .collect();
         parts.push(b.finish(2));
+        let parts: Vec<String> = parts
+            .into_iter()
+            .map(|p| String::from_utf8(p).unwrap())
+            .collect();
         assert!(parts.len() > 1);
         let mut seqs = Vec::new();
         for (i, p) in parts.iter().enumerate() {

@@ -1,8 +1,6 @@
 //! The redb layout of [`super::EmbeddedLog`]: tables, the stored record format, and the read
 //! queries (each runs inside one read transaction, on tokio's blocking pool).
 
-use std::fmt::Display;
-
 use redb::{ReadableDatabase, TableDefinition};
 use serde::Deserialize;
 use socfeed_proto::{Channel, Event, Seq, TenantId};
@@ -24,8 +22,14 @@ const FLAG_ID_SUPPLIED: u8 = 1;
 const HEADER_LEN: usize = 10;
 
 /// Maps any redb (or IO) error into [`LogError::Storage`] with what was being done.
-pub(super) fn storage<E: Display>(context: &'static str) -> impl FnOnce(E) -> LogError {
-    move |e| LogError::Storage(format!("{context}: {e}"))
+pub(super) fn storage<E>(context: &'static str) -> impl FnOnce(E) -> LogError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| LogError::Storage {
+        context,
+        source: Some(std::sync::Arc::new(e)),
+    }
 }
 
 /// A stored record: `[format = 1][flags: bit 0 = id supplied][ingest_ms: i64 BE]` followed by

@@ -296,7 +296,10 @@ async fn failed_commit_stores_nothing_and_skips_no_seq() {
             supplied("a", "z"),
         ])
         .await;
-    assert!(matches!(failed, Err(LogError::Storage(_))), "{failed:?}");
+    assert!(
+        matches!(failed, Err(LogError::Storage { .. })),
+        "{failed:?}"
+    );
     assert_eq!(log.head(&tenant("a")).await.unwrap(), head_a);
     assert_eq!(
         log.head(&tenant("b")).await.unwrap(),

@@ -119,7 +119,7 @@ impl Writer {
                 }
                 tracing::error!(error = %e, requests = replies.len(), "event log group commit failed");
                 for reply in replies {
-                    let _ = reply.send(Err(copy_error(&e)));
+                    let _ = reply.send(Err(e.clone()));
                 }
             }
         }
@@ -187,7 +187,7 @@ impl Writer {
         }
         #[cfg(test)]
         if self.fail_next.swap(false, Ordering::SeqCst) {
-            return Err(LogError::Storage("injected failure".into()));
+            return Err(LogError::storage("injected failure"));
         }
         txn.commit().map_err(storage("commit appends"))?;
         self.last_ingest_ms = ingest_ms;
@@ -344,22 +344,5 @@ impl Writer {
         txn.set_durability(Durability::Immediate)
             .map_err(storage("set durability"))?;
         Ok(txn)
-    }
-}
-
-/// The same error again, for every request of a failed group.
-fn copy_error(e: &LogError) -> LogError {
-    match e {
-        LogError::Closed => LogError::Closed,
-        LogError::Storage(m) => LogError::Storage(m.clone()),
-        LogError::Corrupt {
-            tenant,
-            seq,
-            message,
-        } => LogError::Corrupt {
-            tenant: tenant.clone(),
-            seq: *seq,
-            message: message.clone(),
-        },
     }
 }

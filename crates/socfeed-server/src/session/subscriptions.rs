@@ -9,10 +9,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use socfeed_proto::{Channel, Claims, Seq};
 
-use crate::hub::Interest;
+use crate::fanout::Interest;
 
 #[derive(Debug, Default)]
-pub struct Subscriptions {
+pub(crate) struct Subscriptions {
     explicit: BTreeSet<Channel>,
     floors: HashMap<Channel, Seq>,
     all: Option<Seq>,
@@ -21,7 +21,7 @@ pub struct Subscriptions {
 }
 
 impl Subscriptions {
-    pub fn new(claims: &Claims) -> Subscriptions {
+    pub(crate) fn new(claims: &Claims) -> Subscriptions {
         let allow = match &claims.channels {
             Some(list) if !list.iter().any(|c| c == socfeed_proto::channel::ALL) => {
                 Some(list.iter().filter_map(|c| Channel::parse(c).ok()).collect())
@@ -35,12 +35,12 @@ impl Subscriptions {
     }
 
     /// Whether the token admits events of `channel`.
-    pub fn allowed(&self, channel: &Channel) -> bool {
+    pub(crate) fn allowed(&self, channel: &Channel) -> bool {
         self.allow.as_ref().is_none_or(|a| a.contains(channel))
     }
 
     /// Whether a live event of `channel` at `seq` is to be delivered.
-    pub fn wants(&self, channel: &Channel, seq: Seq) -> bool {
+    pub(crate) fn wants(&self, channel: &Channel, seq: Seq) -> bool {
         if !self.allowed(channel) {
             return false;
         }
@@ -51,7 +51,7 @@ impl Subscriptions {
     }
 
     /// Whether `target` (a channel or `all`) is subscribed already.
-    pub fn has(&self, target: &Channel) -> bool {
+    pub(crate) fn has(&self, target: &Channel) -> bool {
         if target.is_all() {
             self.all.is_some()
         } else {
@@ -61,7 +61,7 @@ impl Subscriptions {
 
     /// The hub interest these subscriptions need, plus `target` when given (registered before the
     /// head is read so that no live event slips between the head and the registration).
-    pub fn interest_with(&self, target: Option<&Channel>) -> Interest {
+    pub(crate) fn interest_with(&self, target: Option<&Channel>) -> Interest {
         let all = self.all.is_some() || target.is_some_and(Channel::is_all);
         if all {
             return match &self.allow {
@@ -85,14 +85,14 @@ impl Subscriptions {
     /// Whether live events of `channel` already reach this session (an explicit subscription or
     /// `all`). A subscribe with `since` replays only channels not yet covered, so that no event is
     /// delivered twice on one connection.
-    pub fn covers(&self, channel: &Channel) -> bool {
+    pub(crate) fn covers(&self, channel: &Channel) -> bool {
         self.all.is_some() || self.explicit.contains(channel)
     }
 
     /// Records a subscribe of `target` once the head `head` is known. A target newly covered gets
     /// the head as its floor (a replay, if any, has just sent everything up to it); a target
     /// already covered keeps its floor.
-    pub fn subscribe(&mut self, target: &Channel, head: Seq) {
+    pub(crate) fn subscribe(&mut self, target: &Channel, head: Seq) {
         if target.is_all() {
             if self.all.is_none() {
                 self.all = Some(head);
@@ -111,7 +111,7 @@ impl Subscriptions {
     }
 
     /// Removes `target`; other subscriptions keep their floors.
-    pub fn unsubscribe(&mut self, target: &Channel) {
+    pub(crate) fn unsubscribe(&mut self, target: &Channel) {
         if target.is_all() {
             self.all = None;
             let explicit = &self.explicit;
@@ -125,7 +125,7 @@ impl Subscriptions {
     }
 
     /// Number of subscriptions (`all` counts as one).
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.explicit.len() + usize::from(self.all.is_some())
     }
 }

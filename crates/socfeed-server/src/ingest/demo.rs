@@ -10,7 +10,7 @@ use socfeed_log::SharedLog;
 use socfeed_proto::{EventDraft, TenantId};
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::new_event_id;
+use super::new_event_id;
 
 const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
 const HOSTS: [&str; 6] = [
@@ -36,7 +36,12 @@ const TECHNIQUES: [(&str, &str); 5] = [
 ];
 
 /// Publishes `per_second` events a second for `tenant` until `stop` fires.
-pub async fn run(log: SharedLog, tenant: TenantId, per_second: f64, stop: CancellationToken) {
+pub(crate) async fn run(
+    log: SharedLog,
+    tenant: TenantId,
+    per_second: f64,
+    stop: CancellationToken,
+) {
     let every = Duration::from_secs_f64(1.0 / per_second.max(0.1));
     let mut ticker = tokio::time::interval(every);
     let mut n: u64 = 0;
@@ -58,13 +63,13 @@ pub async fn run(log: SharedLog, tenant: TenantId, per_second: f64, stop: Cancel
             ts: socfeed_log::now_ms(),
         };
         if let Err(e) = log.append(vec![draft]).await {
-            tracing::warn!(error = %e, "demo publish failed");
+            tracing::warn!(error = %crate::report(&e), "demo publish failed");
         }
     }
 }
 
 /// One synthetic event: its type and payload.
-pub fn synth(n: u64) -> (&'static str, Value) {
+pub(crate) fn synth(n: u64) -> (&'static str, Value) {
     let mut rng = rand::rng();
     let sev = *SEVERITIES.choose(&mut rng).unwrap_or(&"medium");
     let host = *HOSTS.choose(&mut rng).unwrap_or(&"web-01");

@@ -7,12 +7,12 @@ use std::net::IpAddr;
 use axum::http::{HeaderMap, StatusCode};
 use socfeed_proto::{Claims, CloseCode, TenantId};
 
-use crate::auth::{self, Denied, Principal, TokenSource};
-use crate::limits::Slot;
+use super::auth::{self, Denied, Principal, TokenSource};
+use super::limits::Slot;
 use crate::state::AppState;
 
 /// An admitted subscriber; its connection slot is held until this is dropped.
-pub struct Admitted {
+pub(crate) struct Admitted {
     pub claims: Claims,
     pub tenant: TenantId,
     pub slot: Slot,
@@ -20,7 +20,7 @@ pub struct Admitted {
 
 /// A refused connection: the WebSocket close code or the HTTP status, and why.
 #[derive(Debug, Clone)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub code: CloseCode,
     pub status: StatusCode,
     pub message: String,
@@ -37,7 +37,7 @@ impl From<Denied> for Refusal {
 }
 
 /// Authenticates a feed request and takes a connection slot.
-pub fn admit(
+pub(crate) fn admit(
     state: &AppState,
     headers: &HeaderMap,
     query: &HashMap<String, String>,

@@ -1,5 +1,8 @@
-//! `POST /v1/events`: authenticate, decode and validate the whole batch, append it to the log
-//! (durable before the reply), reply 202 with each event's id and seq.
+//! Ingest: `POST /v1/events` authenticates, decodes and validates the whole batch, appends it
+//! to the log (durable before the reply) and replies 202 with each event's id and seq; the demo
+//! generator ([`demo`]) appends through the same log.
+
+pub(crate) mod demo;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,12 +18,12 @@ use socfeed_proto::publish::{
 };
 use socfeed_proto::{EventDraft, Role};
 
-use crate::auth::{self, Principal};
+use crate::access::{self, Principal};
 use crate::state::AppState;
 
 /// A refused publish.
 #[derive(Debug)]
-pub struct PublishError {
+pub(crate) struct PublishError {
     status: StatusCode,
     reply: ErrorReply,
     /// Seconds to send as `Retry-After` (429).
@@ -58,21 +61,21 @@ impl IntoResponse for PublishError {
     }
 }
 
-pub async fn handler(
+pub(crate) async fn handler(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<PublishReply>), PublishError> {
-    let token = auth::find_token(&headers, None).map(|(t, _)| t);
-    let principal = auth::authenticate(&state.verifier(), &state.metrics, token, Role::Publisher)
+    let token = access::find_token(&headers, None).map(|(t, _)| t);
+    let principal = access::authenticate(&state.verifier(), &state.metrics, token, Role::Publisher)
         .map_err(|d| {
-        let code = if d.status() == StatusCode::FORBIDDEN {
-            "forbidden"
-        } else {
-            "unauthorized"
-        };
-        PublishError::new(d.status(), code, d.message(), None)
-    })?;
+            let code = if d.status() == StatusCode::FORBIDDEN {
+                "forbidden"
+            } else {
+                "unauthorized"
+            };
+            PublishError::new(d.status(), code, d.message(), None)
+        })?;
     let body = body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -132,7 +135,7 @@ pub async fn handler(
     let drafts = drafts(&principal, inputs, socfeed_log::now_ms())?;
     let started = Instant::now();
     let appended = state.log.append(drafts).await.map_err(|e| {
-        tracing::error!(error = %e, "append failed");
+        tracing::error!(error = %crate::report(&e), "append failed");
         PublishError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -169,7 +172,7 @@ pub async fn handler(
 }
 
 /// Resolves tenant, id and time of every input; all or nothing.
-pub fn drafts(
+pub(crate) fn drafts(
     principal: &Principal,
     inputs: Vec<InputEvent>,
     now_ms: i64,
@@ -212,6 +215,6 @@ pub fn drafts(
 }
 
 /// `evt_` + a ULID.
-pub fn new_event_id() -> String {
+pub(crate) fn new_event_id() -> String {
     format!("evt_{}", ulid::Ulid::new())
 }

@@ -16,13 +16,13 @@ use sha1::{Digest, Sha1};
 use super::socket::Socket;
 
 /// The socket type sessions get.
-pub type ServerSocket = Socket<TokioIo<Upgraded>>;
+pub(crate) type ServerSocket = Socket<TokioIo<Upgraded>>;
 
 /// RFC 6455 §1.3.
 const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// A valid WebSocket upgrade request.
-pub struct Upgrade {
+pub(crate) struct Upgrade {
     on_upgrade: OnUpgrade,
     accept: HeaderValue,
     protocols: Option<HeaderValue>,
@@ -30,7 +30,7 @@ pub struct Upgrade {
 
 /// A request that is not a WebSocket handshake we can answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused {
+pub(crate) struct Refused {
     status: StatusCode,
     message: &'static str,
 }
@@ -130,7 +130,7 @@ impl Upgrade {
 
     /// Answers 101 (selecting `protocol` when the client offered it) and runs `session` on the
     /// upgraded connection once hyper hands it over.
-    pub fn on_upgrade<F, Fut>(
+    pub(crate) fn on_upgrade<F, Fut>(
         self,
         protocol: Option<&'static str>,
         max_message: usize,

@@ -1,19 +1,15 @@
-//! Resume: turning a client's cursor (`since` + `epoch`, `Last-Event-ID`, `replay=5m`) into a seq
-//! range, and reading that range from the log page by page.
+//! Resume: a client's cursor (`since` + `epoch`, `Last-Event-ID`, `replay=5m`) and the seq range
+//! it asks for against the tenant's head.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use socfeed_log::{Head, LogError, SharedLog};
-use socfeed_proto::{Channel, Seq, TenantId};
-
-use crate::delivery::Delivery;
-use crate::recent::RecentEvents;
+use socfeed_proto::{Seq, TenantId};
 
 /// Where a client wants to resume from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cursor {
+pub(crate) enum Cursor {
     /// After this seq (from `since`, `Last-Event-ID`), in the history named by `epoch` if given.
     Seq { since: Seq, epoch: Option<String> },
     /// Everything ingested in the last `Duration`.
@@ -23,7 +19,7 @@ pub enum Cursor {
 impl Cursor {
     /// The GOVERN cursor of a request: `?since=` (with `?epoch=`), else `Last-Event-ID`, else
     /// `?replay=<duration>` (an empty `?replay` means `default_window`). `None`: no replay.
-    pub fn from_request(
+    pub(crate) fn from_request(
         query: &HashMap<String, String>,
         last_event_id: Option<&str>,
         default_window: Duration,
@@ -55,7 +51,7 @@ impl Cursor {
 
 /// A seq range to replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Replay events with `after < seq <= upto`.
     pub after: Seq,
     pub upto: Seq,
@@ -64,7 +60,7 @@ pub struct Plan {
 }
 
 /// Plans a replay of `cursor` against the tenant's `head`.
-pub async fn plan(
+pub(crate) async fn plan(
     log: &SharedLog,
     tenant: &TenantId,
     head: &Head,
@@ -99,101 +95,6 @@ pub async fn plan(
                 upto: head.seq,
                 truncated: false,
             })
-        }
-    }
-}
-
-/// Rounds of catching up without live registration before a session registers anyway.
-const MAX_CATCH_UP_ROUNDS: u32 = 16;
-
-/// Reads `(after, upto]` of one tenant (optionally one channel) page by page. The range can be
-/// extended while reading, so a session far behind can catch up before it registers for live
-/// events (and so before live events can fill its queue).
-pub struct Reader<'a> {
-    log: &'a SharedLog,
-    recent: &'a RecentEvents,
-    tenant: &'a TenantId,
-    channel: Option<&'a Channel>,
-    after: Seq,
-    upto: Seq,
-    page: usize,
-    rounds: u32,
-}
-
-impl<'a> Reader<'a> {
-    pub fn new(
-        log: &'a SharedLog,
-        recent: &'a RecentEvents,
-        tenant: &'a TenantId,
-        channel: Option<&'a Channel>,
-        plan: &Plan,
-        page: usize,
-    ) -> Reader<'a> {
-        Reader {
-            log,
-            recent,
-            tenant,
-            channel,
-            after: plan.after,
-            upto: plan.upto,
-            page: page.max(1),
-            rounds: 0,
-        }
-    }
-
-    /// Everything up to this seq has been read.
-    pub fn position(&self) -> Seq {
-        self.after
-    }
-
-    /// Extends the range to `upto`.
-    pub fn extend_to(&mut self, upto: Seq) {
-        self.upto = self.upto.max(upto);
-    }
-
-    /// The next page, or `None` when the range is exhausted. Recent events come from memory
-    /// (frames already encoded); older ones from the log.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<Arc<Delivery>>>, LogError> {
-        while self.after < self.upto {
-            if let Some((page, covered)) =
-                self.recent
-                    .range(self.tenant, self.after, self.upto, self.channel, self.page)
-            {
-                self.after = covered;
-                if !page.is_empty() {
-                    return Ok(Some(page));
-                }
-                continue;
-            }
-            let page = self
-                .log
-                .read(self.tenant, self.after, self.upto, self.channel, self.page)
-                .await?;
-            match page.last() {
-                Some(last) if page.len() == self.page => self.after = last.seq,
-                _ => self.after = self.upto,
-            }
-            if !page.is_empty() {
-                return Ok(Some(page.into_iter().filter_map(Delivery::new).collect()));
-            }
-        }
-        Ok(None)
-    }
-
-    /// After the range is read: when the tenant's head has run more than `slack` events ahead,
-    /// extends the range to it and returns `true` (read on before registering for live events).
-    /// Gives up after a bounded number of rounds.
-    pub async fn fell_behind(&mut self, slack: u64) -> Result<bool, LogError> {
-        self.rounds += 1;
-        if self.rounds > MAX_CATCH_UP_ROUNDS {
-            return Ok(false);
-        }
-        let head = self.log.head(self.tenant).await?.seq;
-        if head > self.after.saturating_add(slack) {
-            self.extend_to(head);
-            Ok(true)
-        } else {
-            Ok(false)
         }
     }
 }

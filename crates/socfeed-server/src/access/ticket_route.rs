@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use socfeed_proto::Role;
 
-use crate::auth;
+use super::auth;
+use super::tickets::TTL;
 use crate::state::AppState;
-use crate::tickets::TTL;
 
-pub async fn handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub(crate) async fn handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let token = auth::find_token(&headers, None).map(|(t, _)| t);
     let principal =
         match auth::authenticate(&state.verifier(), &state.metrics, token, Role::Subscriber) {

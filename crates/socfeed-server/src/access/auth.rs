@@ -13,14 +13,20 @@ use crate::state::AppState;
 
 /// Where the token came from; the subprotocol form needs the `bearer` protocol echoed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSource {
+pub(crate) enum TokenSource {
     Header,
     Query,
     Subprotocol,
 }
 
+/// The `bearer` subprotocol is selected when the token came that way (browsers drop a
+/// connection whose offered subprotocol the server does not select).
+pub(crate) fn subprotocol(source: Option<TokenSource>) -> Option<&'static str> {
+    (source == Some(TokenSource::Subprotocol)).then_some("bearer")
+}
+
 /// Finds the token: `Authorization: Bearer`, then `?token=`, then `Sec-WebSocket-Protocol: bearer, <jwt>`.
-pub fn find_token<'a>(
+pub(crate) fn find_token<'a>(
     headers: &'a HeaderMap,
     query_token: Option<&'a str>,
 ) -> Option<(&'a str, TokenSource)> {
@@ -50,27 +56,27 @@ pub fn find_token<'a>(
 
 /// A refused request: 4001/401 or 4003/403, with a message safe to show (never the token).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Denied {
+pub(crate) enum Denied {
     Unauthorized(String),
     Forbidden(String),
 }
 
 impl Denied {
-    pub fn close_code(&self) -> CloseCode {
+    pub(crate) fn close_code(&self) -> CloseCode {
         match self {
             Denied::Unauthorized(_) => CloseCode::UNAUTHORIZED,
             Denied::Forbidden(_) => CloseCode::FORBIDDEN,
         }
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Denied::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Denied::Forbidden(_) => StatusCode::FORBIDDEN,
         }
     }
 
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         match self {
             Denied::Unauthorized(m) | Denied::Forbidden(m) => m,
         }
@@ -79,14 +85,14 @@ impl Denied {
 
 /// A verified caller.
 #[derive(Debug, Clone)]
-pub struct Principal {
+pub(crate) struct Principal {
     pub claims: Claims,
     /// The caller's tenant; `None` for a `"*"` service publisher.
     pub tenant: Option<TenantId>,
 }
 
 /// Verifies `token` and checks `role`. Subscribers must belong to one tenant.
-pub fn authenticate(
+pub(crate) fn authenticate(
     verifier: &Verifier,
     metrics: &Metrics,
     token: Option<&str>,
@@ -108,7 +114,7 @@ pub fn authenticate(
 
 /// Authenticates a feed request: a `?ticket=` (single use) or a token from the header, the query
 /// or the subprotocol. Returns the principal and where a token came from.
-pub fn authenticate_feed(
+pub(crate) fn authenticate_feed(
     state: &AppState,
     headers: &HeaderMap,
     query: &HashMap<String, String>,

@@ -9,24 +9,24 @@ use std::time::{Duration, Instant};
 use socfeed_proto::Claims;
 
 /// How long a ticket is valid.
-pub const TTL: Duration = Duration::from_secs(30);
+pub(crate) const TTL: Duration = Duration::from_secs(30);
 /// Outstanding tickets kept at most (expired ones are dropped first).
 const MAX_OUTSTANDING: usize = 100_000;
 
 /// Why a ticket could not be issued.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("too many outstanding tickets; try again shortly")]
-pub struct TooMany;
+pub(crate) struct TooMany;
 
 /// The outstanding tickets.
 #[derive(Default)]
-pub struct Tickets {
+pub(crate) struct Tickets {
     map: Mutex<HashMap<String, (Claims, Instant)>>,
 }
 
 impl Tickets {
     /// Issues a ticket carrying `claims`, valid for [`TTL`].
-    pub fn issue(&self, claims: Claims, now: Instant) -> Result<String, TooMany> {
+    pub(crate) fn issue(&self, claims: Claims, now: Instant) -> Result<String, TooMany> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= MAX_OUTSTANDING {
             map.retain(|_, (_, expires)| *expires > now);
@@ -44,7 +44,7 @@ impl Tickets {
     }
 
     /// Redeems a ticket once: its claims when it exists and has not expired.
-    pub fn redeem(&self, ticket: &str, now: Instant) -> Option<Claims> {
+    pub(crate) fn redeem(&self, ticket: &str, now: Instant) -> Option<Claims> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         let (claims, expires) = map.remove(ticket)?;
         (expires > now).then_some(claims)

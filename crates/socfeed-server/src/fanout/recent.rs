@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use socfeed_proto::{Channel, Seq, TenantId};
 
-use crate::delivery::Delivery;
+use super::delivery::Delivery;
 
 /// Per-tenant windows of recent events.
 pub struct RecentEvents {

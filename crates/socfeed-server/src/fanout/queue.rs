@@ -13,14 +13,14 @@ use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
 
-use crate::delivery::Delivery;
+use super::delivery::Delivery;
 
 /// Slots an empty queue may keep (256 bytes); more are given back.
 const KEEP_SLOTS: usize = 32;
 
 /// What [`Sender::offer`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offer {
+pub(crate) enum Offer {
     Queued,
     /// The queue was full: the session is now marked as overflowed (and woken).
     Overflowed,
@@ -77,7 +77,7 @@ impl Shared {
 
 /// The hub's end.
 #[derive(Clone)]
-pub struct Sender(Arc<Shared>);
+pub(crate) struct Sender(Arc<Shared>);
 
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,7 +91,7 @@ impl std::fmt::Debug for Sender {
 pub struct Receiver(Arc<Shared>);
 
 /// A queue holding at most `capacity` deliveries.
-pub fn bounded(capacity: usize) -> (Sender, Receiver) {
+pub(crate) fn bounded(capacity: usize) -> (Sender, Receiver) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: VecDeque::new(),
@@ -107,7 +107,7 @@ pub fn bounded(capacity: usize) -> (Sender, Receiver) {
 
 impl Sender {
     /// Queues `delivery` without waiting.
-    pub fn offer(&self, delivery: &Arc<Delivery>) -> Offer {
+    pub(crate) fn offer(&self, delivery: &Arc<Delivery>) -> Offer {
         let mut state = self.0.lock();
         if state.receiver_gone {
             return Offer::Gone;
@@ -131,13 +131,13 @@ impl Sender {
     }
 
     /// Tells the session the server is shutting down.
-    pub fn shut_down(&self) {
+    pub(crate) fn shut_down(&self) {
         self.0.lock().shutdown = true;
         self.0.waker.wake();
     }
 
     /// Whether the session overflowed.
-    pub fn overflowed(&self) -> bool {
+    pub(crate) fn overflowed(&self) -> bool {
         self.0.lock().overflowed
     }
 }

@@ -2,7 +2,7 @@
 //! want it without ever waiting for one.
 //!
 //! The hub is the log's [`CommitListener`]: it is called once per committed batch, in seq order,
-//! and only [`offer`](crate::queue::Sender::offer)s to each session's bounded queue. A full queue
+//! and only [`offer`](super::queue::Sender::offer)s to each session's bounded queue. A full queue
 //! marks that session as a slow consumer (it is woken and closes with 4008); nobody else waits.
 //! At shutdown the hub signals every session it ever registered and that is still open.
 
@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use socfeed_log::CommitListener;
 use socfeed_proto::{Channel, Event, TenantId};
 
-use crate::delivery::Delivery;
+use super::delivery::Delivery;
+use super::queue::{self, Offer};
+use super::recent::RecentEvents;
 use crate::metrics::Metrics;
-use crate::queue::{self, Offer};
-use crate::recent::RecentEvents;
 
 /// The receiving end of a session's queue.
 pub type Queue = queue::Receiver;
@@ -34,7 +34,7 @@ pub enum Interest {
 
 /// The hub's side of one session.
 #[derive(Debug)]
-pub struct SessionHandle {
+pub(crate) struct SessionHandle {
     id: u64,
     tenant: TenantId,
     tx: queue::Sender,
@@ -261,7 +261,7 @@ mod tests {
 
     fn seqs(q: &mut Queue) -> Vec<u64> {
         let mut out = Vec::new();
-        while let Some(crate::queue::Taken::Items(_)) = q.try_take(&mut out, 64) {}
+        while let Some(super::queue::Taken::Items(_)) = q.try_take(&mut out, 64) {}
         out.iter().map(|d| d.seq()).collect()
     }
 
@@ -277,7 +277,7 @@ mod tests {
         for q in [&mut q1, &mut q2, &mut q3] {
             assert_eq!(
                 q.try_take(&mut Vec::new(), 4),
-                Some(crate::queue::Taken::Shutdown)
+                Some(super::queue::Taken::Shutdown)
             );
         }
     }

@@ -13,7 +13,7 @@ use crate::config::Config;
 
 /// Which connection limit was hit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LimitError {
+pub(crate) enum LimitError {
     #[error("too many connections for this tenant (limit {0})")]
     Tenant(usize),
     #[error("too many connections from this address (limit {0})")]
@@ -24,7 +24,7 @@ pub enum LimitError {
 const MAX_PUBLISHERS: usize = 100_000;
 
 /// Connection counts and publish buckets.
-pub struct Limits {
+pub(crate) struct Limits {
     per_tenant: usize,
     per_ip: usize,
     publish_rate: u32,
@@ -39,7 +39,7 @@ struct Counts {
 }
 
 impl Limits {
-    pub fn new(config: &Config) -> Arc<Limits> {
+    pub(crate) fn new(config: &Config) -> Arc<Limits> {
         Arc::new(Limits {
             per_tenant: config.max_connections_per_tenant,
             per_ip: config.max_connections_per_ip,
@@ -50,7 +50,11 @@ impl Limits {
     }
 
     /// Takes a connection slot for `tenant` from `ip`; the slot is given back when dropped.
-    pub fn admit(self: &Arc<Limits>, tenant: &TenantId, ip: IpAddr) -> Result<Slot, LimitError> {
+    pub(crate) fn admit(
+        self: &Arc<Limits>,
+        tenant: &TenantId,
+        ip: IpAddr,
+    ) -> Result<Slot, LimitError> {
         let mut c = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         if c.ips.get(&ip).copied().unwrap_or(0) >= self.per_ip {
             return Err(LimitError::Ip(self.per_ip));
@@ -74,7 +78,7 @@ impl Limits {
     }
 
     /// Charges `events` to the publisher `key`; `Err(retry_after)` when over its rate.
-    pub fn publish(&self, key: &str, events: usize, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn publish(&self, key: &str, events: usize, now: Instant) -> Result<(), Duration> {
         if self.publish_rate == 0 {
             return Ok(());
         }
@@ -103,7 +107,7 @@ fn decrement<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
 }
 
 /// A held connection slot.
-pub struct Slot {
+pub(crate) struct Slot {
     limits: Arc<Limits>,
     tenant: TenantId,
     ip: IpAddr,
@@ -117,14 +121,14 @@ impl Drop for Slot {
 
 /// A token bucket: `rate` tokens a second, holding at most twice that.
 #[derive(Debug, Clone)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     rate: f64,
     tokens: f64,
     last: Instant,
 }
 
 impl Bucket {
-    pub fn new(rate: f64, now: Instant) -> Bucket {
+    pub(crate) fn new(rate: f64, now: Instant) -> Bucket {
         Bucket {
             rate,
             tokens: rate * 2.0,
@@ -144,7 +148,7 @@ impl Bucket {
     }
 
     /// Takes `n` tokens, or says how long until they are there (nothing is taken then).
-    pub fn take(&mut self, n: f64, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn take(&mut self, n: f64, now: Instant) -> Result<(), Duration> {
         self.refill(now);
         if self.tokens >= n {
             self.tokens -= n;

@@ -23,7 +23,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 /// Serves `router` on `listener` until `stop` fires; then stops accepting and lets in-flight
 /// requests finish (bounded). Upgraded WebSockets are not waited for here: sessions close
 /// themselves on the same token.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     stop: CancellationToken,

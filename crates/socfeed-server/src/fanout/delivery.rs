@@ -2,27 +2,31 @@
 
 use std::sync::{Arc, OnceLock};
 
-use socfeed_proto::{Channel, Event, FilterFields, aisoc, govern};
+use bytes::Bytes;
+use socfeed_proto::{Channel, Event, FilterFields, aisoc, govern, sse};
 
-/// The wire dialects a session may speak.
+/// The encodings of an event a session may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `GET /ws`: `{"type","payload","tenant_id","ts","id","seq"}`.
+pub enum Format {
+    /// AiSOC on `GET /ws`: `{"type","payload","tenant_id","ts","id","seq"}`.
     Aisoc,
-    /// `GET /v1/soc/feed[/sse]`: `{"event","data","ts","id","seq"}`.
+    /// GOVERN over WebSocket (`GET /v1/soc/feed`): `{"event","data","ts","id","seq"}`.
     Govern,
+    /// GOVERN over SSE (`GET /v1/soc/feed/sse`): the envelope as one SSE event with its seq as `id:`.
+    GovernSse,
 }
 
 /// One event as the hub hands it to sessions. Shared (`Arc`) by every session that receives it;
-/// each dialect's frame is encoded at most once, on first use.
+/// each format is encoded at most once, on first use.
 #[derive(Debug)]
 pub struct Delivery {
     pub event: Event,
     pub channel: Channel,
     /// Payload fields GOVERN filters look at, extracted once.
     pub fields: FilterFields,
-    aisoc: OnceLock<String>,
-    govern: OnceLock<String>,
+    aisoc: OnceLock<Bytes>,
+    govern: OnceLock<Bytes>,
+    govern_sse: OnceLock<Bytes>,
 }
 
 impl Delivery {
@@ -37,16 +41,22 @@ impl Delivery {
             fields,
             aisoc: OnceLock::new(),
             govern: OnceLock::new(),
+            govern_sse: OnceLock::new(),
         }))
     }
 
-    /// The event's frame in `dialect`, encoded on first call and shared afterwards.
-    pub fn frame(&self, dialect: Dialect) -> &str {
-        match dialect {
-            Dialect::Aisoc => self.aisoc.get_or_init(|| aisoc::encode_event(&self.event)),
-            Dialect::Govern => self
+    /// The event's frame in `format`, encoded on first call and shared afterwards.
+    pub fn frame(&self, format: Format) -> &Bytes {
+        match format {
+            Format::Aisoc => self
+                .aisoc
+                .get_or_init(|| aisoc::encode_event(&self.event).into()),
+            Format::Govern => self
                 .govern
-                .get_or_init(|| govern::encode_event(&self.event)),
+                .get_or_init(|| govern::encode_event(&self.event).into()),
+            Format::GovernSse => self
+                .govern_sse
+                .get_or_init(|| sse::event(&self.event, self.frame(Format::Govern)).into()),
         }
     }
 
@@ -74,11 +84,14 @@ mod tests {
         let d = Delivery::new(e).unwrap();
         assert_eq!(d.channel.as_str(), "alerts");
         assert_eq!(d.fields.severity.as_deref(), Some("high"));
-        let a = d.frame(Dialect::Aisoc).as_ptr();
-        assert_eq!(a, d.frame(Dialect::Aisoc).as_ptr());
+        let a = d.frame(Format::Aisoc).as_ptr();
+        assert_eq!(a, d.frame(Format::Aisoc).as_ptr());
         assert!(
-            d.frame(Dialect::Govern)
-                .starts_with("{\"event\":\"alert.new\"")
+            d.frame(Format::Govern)
+                .starts_with(b"{\"event\":\"alert.new\"")
         );
+        let sse = d.frame(Format::GovernSse);
+        assert!(sse.starts_with(b"id: 1\nevent: alert.new\ndata: {\"event\""));
+        assert!(sse.ends_with(b"}\n\n"));
     }
 }

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use socfeed_proto::wsframe::{self as frame, FrameError, Incoming, MAX_HEADER, Reader};
+use socfeed_proto::wsframe::{self as frame, Incoming, MAX_HEADER, Reader};
+
+use crate::transport::RecvError;
 
 /// Bytes asked of the socket per read (on the stack, not kept).
 const READ_CHUNK: usize = 2048;
@@ -24,19 +26,8 @@ const FRAMES_PER_WRITE: usize = 64;
 /// How long the close handshake waits for the peer's close frame.
 const CLOSE_REPLY: Duration = Duration::from_secs(1);
 
-/// Why no message could be read.
-#[derive(Debug, thiserror::Error)]
-pub enum RecvError {
-    #[error(transparent)]
-    Frame(#[from] FrameError),
-    #[error("the connection ended")]
-    Closed,
-    #[error("reading the connection: {0}")]
-    Io(#[from] io::Error),
-}
-
 /// The server side of one WebSocket.
-pub struct Socket<S> {
+pub(crate) struct Socket<S> {
     io: S,
     reader: Reader,
     /// Received bytes that do not form a whole frame yet (unallocated when idle).
@@ -50,7 +41,7 @@ pub struct Socket<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     /// A socket refusing client messages larger than `max_message` bytes.
-    pub fn new(io: S, max_message: usize) -> Socket<S> {
+    pub(crate) fn new(io: S, max_message: usize) -> Socket<S> {
         Socket {
             io,
             reader: Reader::new(max_message),
@@ -62,7 +53,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     }
 
     /// The next message from the client. Cancel-safe: bytes already read stay here.
-    pub async fn recv(&mut self) -> Result<Incoming, RecvError> {
+    pub(crate) async fn recv(&mut self) -> Result<Incoming, RecvError> {
         loop {
             if let Some(message) = self.reader.next(&mut self.inbuf)? {
                 if self.inbuf.is_empty() {
@@ -87,7 +78,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
 
     /// Sends one frame per payload (all of `opcode`), then waits until the socket took them.
     /// If cancelled, what was not written yet stays pending and goes out first next time.
-    pub async fn send(&mut self, opcode: u8, payloads: &[&[u8]]) -> io::Result<()> {
+    pub(crate) async fn send<P: AsRef<[u8]> + Sync>(
+        &mut self,
+        opcode: u8,
+        payloads: &[P],
+    ) -> io::Result<()> {
         let mut sent = 0;
         loop {
             sent +=
@@ -104,11 +99,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     /// the rest of a partly written frame (or, if nothing could be written, the next whole
     /// frame) is kept pending for [`Socket::flush`]: at most one frame is ever copied, the
     /// caller keeps the others. Takes nothing while something is pending.
-    pub fn write_now(
+    pub(crate) fn write_now<P: AsRef<[u8]>>(
         &mut self,
         cx: &mut Context<'_>,
         opcode: u8,
-        payloads: &[&[u8]],
+        payloads: &[P],
     ) -> io::Result<usize> {
         if !self.pending.is_empty() {
             return Ok(0);
@@ -116,6 +111,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         if !self.io.is_write_vectored() {
             // Not expected for a TCP connection; correct but copying.
             for payload in payloads {
+                let payload = payload.as_ref();
                 let mut header = [0u8; MAX_HEADER];
                 let len = frame::header(opcode, payload.len(), &mut header);
                 self.pending.extend_from_slice(&header[..len]);
@@ -128,12 +124,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             let mut headers = [[0u8; MAX_HEADER]; FRAMES_PER_WRITE];
             let mut lens = [0usize; FRAMES_PER_WRITE];
             for (i, payload) in chunk.iter().enumerate() {
-                lens[i] = frame::header(opcode, payload.len(), &mut headers[i]);
+                lens[i] = frame::header(opcode, payload.as_ref().len(), &mut headers[i]);
             }
             let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
             for (i, payload) in chunk.iter().enumerate() {
                 slices[2 * i] = IoSlice::new(&headers[i][..lens[i]]);
-                slices[2 * i + 1] = IoSlice::new(payload);
+                slices[2 * i + 1] = IoSlice::new(payload.as_ref());
             }
             let frames = &slices[..2 * chunk.len()];
             let mut iov = slices;
@@ -177,7 +173,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     }
 
     /// Writes whatever is pending. Cancel-safe: progress is kept.
-    pub async fn flush(&mut self) -> io::Result<()> {
+    pub(crate) async fn flush(&mut self) -> io::Result<()> {
         while self.pending_from < self.pending.len() {
             let written = poll_fn(|cx| {
                 Pin::new(&mut self.io).poll_write(cx, &self.pending[self.pending_from..])
@@ -198,7 +194,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     /// Sends a close frame, waits up to `grace` for it to go out and (unless it answers the
     /// client's own Close) up to a second for the client's close frame, then shuts the
     /// connection.
-    pub async fn close(mut self, code: u16, reason: &str, grace: Duration) {
+    pub(crate) async fn close(mut self, code: u16, reason: &str, grace: Duration) {
         let payload = frame::close_payload(code, reason);
         let sent = tokio::time::timeout(grace, self.send(frame::CLOSE, &[&payload])).await;
         if !matches!(sent, Ok(Ok(()))) {

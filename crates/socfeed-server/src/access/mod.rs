@@ -1,0 +1,15 @@
+//! Who may do what: tokens found in a request and verified ([`auth`]), feed admission within the
+//! connection limits ([`admit`], [`limits`]), and single-use tickets ([`tickets`],
+//! `POST /v1/tickets`).
+
+mod admit;
+mod auth;
+mod limits;
+mod ticket_route;
+mod tickets;
+
+pub(crate) use self::admit::{Admitted, Refusal, admit};
+pub(crate) use self::auth::{Principal, TokenSource, authenticate, find_token, subprotocol};
+pub(crate) use self::limits::{Bucket, Limits};
+pub(crate) use self::ticket_route::handler as tickets_handler;
+pub(crate) use self::tickets::Tickets;

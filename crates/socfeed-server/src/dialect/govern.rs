@@ -1,0 +1,207 @@
+//! The GOVERN dialect, on `GET /v1/soc/feed` (WebSocket) and `GET /v1/soc/feed/sse` (SSE):
+//! every channel by default, narrowed by filters; on resume a `feed.replay` (WebSocket) or the
+//! replayed events as ordinary events (SSE); `feed.heartbeat` every interval.
+
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use socfeed_proto::govern::{self, ClientMsg, ReplayBuilder};
+use socfeed_proto::{Channel, Claims, Filters};
+
+use super::FeedRequestParts;
+use super::feed_request::FeedRequest;
+use crate::fanout::{Delivery, Format};
+use crate::session::{
+    self, Conn, Cursor, End, Fault, Message, Protocol, Reply, Scope, Seam, Subscriptions,
+};
+use crate::transport::ws::Upgrade;
+use crate::transport::{Framing, Transport, sse};
+
+/// `GET /v1/soc/feed`: the feed over WebSocket (refusals close with 4001/4003/4029).
+pub(crate) async fn ws_handler(request: FeedRequestParts, ws: Upgrade) -> Response {
+    let feed = FeedRequest::parse(
+        &request.query,
+        &request.headers,
+        request.state.config.replay_window,
+    );
+    super::upgrade(request, ws, move |claims, framing| {
+        Govern::new(claims, feed, framing)
+    })
+}
+
+/// `GET /v1/soc/feed/sse`: the feed as Server-Sent Events (refusals are plain 401/403/429).
+pub(crate) async fn sse_handler(request: FeedRequestParts) -> Response {
+    let FeedRequestParts {
+        state,
+        query,
+        headers,
+        admitted,
+        ..
+    } = request;
+    let admitted = match admitted {
+        Ok(a) => a,
+        Err(refusal) => return (refusal.status, format!("{}\n", refusal.message)).into_response(),
+    };
+    let feed = FeedRequest::parse(&query, &headers, state.config.replay_window);
+    sse::respond(move |transport| {
+        session::open(transport, state, Ok(admitted), move |claims, framing| {
+            Govern::new(claims, feed, framing)
+        })
+    })
+}
+
+/// A GOVERN session's state.
+struct Govern {
+    subs: Subscriptions,
+    filters: Filters,
+    /// The encoding of events for this session's transport.
+    format: Format,
+    /// The request, until the session starts.
+    request: Option<FeedRequest>,
+}
+
+impl Govern {
+    fn new(claims: &Claims, mut request: FeedRequest, framing: Framing) -> Govern {
+        Govern {
+            subs: Subscriptions::new(claims),
+            filters: request.filters.take().unwrap_or_default(),
+            format: match framing {
+                Framing::WebSocket => Format::Govern,
+                Framing::EventStream => Format::GovernSse,
+            },
+            request: Some(request),
+        }
+    }
+
+    fn matches(&self, d: &Delivery) -> bool {
+        self.filters.matches(&d.event.event_type, &d.fields)
+    }
+
+    /// Whether a replayed event is sent: allowed by the token and matching the filters.
+    fn replays(&self, d: &Delivery) -> bool {
+        self.subs.allowed(&d.channel) && self.matches(d)
+    }
+
+    /// The replay as `feed.replay` parts: one per full log page at least, none above the frame
+    /// limit, the last with `more: false`.
+    async fn replay_parts<T: Transport>(
+        &self,
+        conn: &mut Conn<T>,
+        scope: &Scope,
+        seam: &mut Seam<'_>,
+        cursor: &Cursor,
+    ) -> Result<u64, End> {
+        let now = socfeed_log::now_ms();
+        let from_ms = match (cursor, seam.plan()) {
+            (Cursor::Window(w), _) => {
+                now.saturating_sub(i64::try_from(w.as_millis()).unwrap_or(i64::MAX))
+            }
+            (Cursor::Seq { .. }, plan) => {
+                // The cursor event's own time when still retained, else the first replayed one's.
+                let at = plan.map_or(0, |p| p.after);
+                let first = scope
+                    .state
+                    .log
+                    .read(&scope.tenant, at.saturating_sub(1), at + 1, None, 2)
+                    .await?;
+                first.first().map_or(now, |e| e.ts)
+            }
+        };
+        let config = &scope.state.config;
+        let mut builder = ReplayBuilder::new(
+            from_ms,
+            now,
+            seam.truncated(),
+            seam.head().epoch.as_deref(),
+            config.max_frame_size,
+        );
+        let mut sent = 0u64;
+        while let Some(page) = seam.next_page().await? {
+            let full_page = page.len() >= config.replay_batch;
+            for d in page.iter().filter(|d| self.replays(d)) {
+                sent += 1;
+                if let Some(part) = builder.push(d.frame(Format::Govern), socfeed_log::now_ms()) {
+                    conn.send_message("feed.replay", &part).await?;
+                }
+            }
+            // A part per full log page: a client far behind sees progress at once.
+            if full_page && let Some(part) = builder.flush(socfeed_log::now_ms()) {
+                conn.send_message("feed.replay", &part).await?;
+            }
+        }
+        let last = builder.finish(socfeed_log::now_ms());
+        conn.send_message("feed.replay", &last).await?;
+        Ok(sent)
+    }
+
+    /// The replay as ordinary events (SSE).
+    async fn replay_events<T: Transport>(
+        &self,
+        conn: &mut Conn<T>,
+        seam: &mut Seam<'_>,
+    ) -> Result<u64, End> {
+        let mut sent = 0;
+        while let Some(page) = seam.next_page().await? {
+            sent += conn
+                .send_deliveries(&page, |d| {
+                    self.replays(d).then(|| d.frame(Format::GovernSse))
+                })
+                .await?;
+        }
+        Ok(sent)
+    }
+}
+
+impl<T: Transport> Protocol<T> for Govern {
+    /// Reports request errors, replays when the client resumes, and registers every channel.
+    async fn start(&mut self, conn: &mut Conn<T>, scope: &Scope) -> Result<(), End> {
+        scope.state.metrics.subscriptions.inc();
+        let request = self.request.take().unwrap_or_default();
+        let now = socfeed_log::now_ms();
+        for err in &request.errors {
+            let error = govern::error("bad_request", err, now);
+            conn.send_message("error", error.as_bytes()).await?;
+        }
+        let all = Channel::all();
+        let interest = self.subs.interest_with(Some(&all));
+        let cursor = request.cursor.as_ref();
+        let mut seam = Seam::open(scope, interest, cursor, None).await?;
+        if let Some(cursor) = cursor {
+            let sent = match conn.framing() {
+                Framing::WebSocket => self.replay_parts(conn, scope, &mut seam, cursor).await?,
+                Framing::EventStream => self.replay_events(conn, &mut seam).await?,
+            };
+            let metrics = &scope.state.metrics;
+            metrics.events_replayed.inc_by(sent);
+            metrics.frames_sent.inc_by(sent);
+        }
+        self.subs.subscribe(&all, seam.floor());
+        Ok(())
+    }
+
+    fn heartbeat(&self, now_ms: i64) -> Message {
+        ("feed.heartbeat", govern::heartbeat(now_ms))
+    }
+
+    fn error(&self, code: &str, message: &str) -> String {
+        govern::error(code, message, socfeed_log::now_ms())
+    }
+
+    async fn on_text(&mut self, conn: &mut Conn<T>, _: &Scope, text: &str) -> Reply {
+        match govern::parse_client(text).map_err(|m| Fault::client("bad_request", m))? {
+            ClientMsg::Pong => Ok(()),
+            ClientMsg::Subscribe { filters } => {
+                self.filters = filters;
+                let ack = govern::subscribed(&self.filters, socfeed_log::now_ms());
+                Ok(conn.send_message("feed.subscribed", ack.as_bytes()).await?)
+            }
+        }
+    }
+
+    fn frame<'d>(&self, d: &'d Delivery) -> Option<&'d Bytes> {
+        (self.subs.wants(&d.channel, d.seq()) && self.matches(d)).then(|| d.frame(self.format))
+    }
+
+    fn ended(&mut self, scope: &Scope) {
+        scope.state.metrics.subscriptions.dec();
+    }
+}

@@ -1,0 +1,82 @@
+//! The two client dialects, each written once and run by the session loop on any transport:
+//!
+//! - [`aisoc`] — AiSOC on `GET /ws`: channel subscriptions with `since` replay.
+//! - [`govern`] — GOVERN on `GET /v1/soc/feed` (WebSocket) and `GET /v1/soc/feed/sse` (SSE):
+//!   every channel narrowed by filters, a `feed.replay` (or ordinary SSE events) on resume.
+//! - [`feed_request`] — what a GOVERN request asks for (filters, cursor).
+
+pub(crate) mod aisoc;
+pub(crate) mod feed_request;
+pub(crate) mod govern;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Query};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use socfeed_proto::Claims;
+
+use crate::access::{self, Admitted, Refusal, TokenSource};
+use crate::session::{self, Protocol};
+use crate::state::AppState;
+use crate::transport::Framing;
+use crate::transport::ws::{Upgrade, WsTransport};
+
+/// What every feed route reads of its request: who asks (admission) and what it asks for.
+pub(crate) struct FeedRequestParts {
+    state: Arc<AppState>,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    admitted: Result<Admitted, Refusal>,
+    source: Option<TokenSource>,
+}
+
+impl FromRequestParts<Arc<AppState>> for FeedRequestParts {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<FeedRequestParts, Response> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(query) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let headers = parts.headers.clone();
+        let (admitted, source) = access::admit(state, &headers, &query, peer.ip());
+        Ok(FeedRequestParts {
+            state: Arc::clone(state),
+            query,
+            headers,
+            admitted,
+            source,
+        })
+    }
+}
+
+/// Answers a WebSocket feed request: upgrades first (browsers cannot read a refused upgrade's
+/// status), then runs the session `make` builds, or closes with the refusal's code.
+fn upgrade<P, F>(request: FeedRequestParts, ws: Upgrade, make: F) -> Response
+where
+    P: Protocol<WsTransport> + 'static,
+    F: FnOnce(&Claims, Framing) -> P + Send + 'static,
+{
+    let FeedRequestParts {
+        state,
+        admitted,
+        source,
+        ..
+    } = request;
+    let limit = state.config.max_message_size;
+    // A close frame may wait this long behind a full socket: the heartbeat interval, at least 5 s.
+    let grace = state.config.heartbeat_interval.max(Duration::from_secs(5));
+    ws.on_upgrade(access::subprotocol(source), limit, move |socket| {
+        session::open(WsTransport::new(socket, grace), state, admitted, make)
+    })
+}
