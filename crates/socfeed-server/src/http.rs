@@ -13,9 +13,21 @@ use crate::access;
 use crate::dialect::{aisoc, govern};
 use crate::ingest;
 use crate::state::AppState;
+use crate::transport::divert::Divert;
 
 /// The live feed page served at `/`.
 const INDEX_HTML: &str = include_str!("../assets/index.html");
+
+/// The route served on a connection of its own when it is the connection's first request
+/// (see `transport::divert`); on a kept-alive connection the router serves it.
+pub(crate) fn divert(state: Arc<AppState>) -> Divert {
+    Divert {
+        path: "/v1/soc/feed/sse",
+        serve: Arc::new(move |head, peer, io| {
+            Box::pin(govern::sse_stream(Arc::clone(&state), head, peer, io))
+        }),
+    }
+}
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.max_body_size;

@@ -168,6 +168,7 @@ impl Server {
         transport::accept::serve(
             listener,
             router,
+            http::divert(Arc::clone(&state)),
             token.clone(),
             state.config.handshake_timeout,
         )

@@ -2,6 +2,14 @@
 //! every channel by default, narrowed by filters; on resume a `feed.replay` (WebSocket) or the
 //! replayed events as ordinary events (SSE); `feed.heartbeat` every interval.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use socfeed_proto::govern::{self, ClientMsg, ReplayBuilder};
@@ -9,12 +17,18 @@ use socfeed_proto::{Channel, Claims, Filters};
 
 use super::FeedRequestParts;
 use super::feed_request::FeedRequest;
+use crate::access::{Admitted, Refusal};
 use crate::fanout::{Delivery, Format};
 use crate::session::{
     self, Conn, Cursor, End, Fault, Message, Protocol, Reply, Scope, Seam, Subscriptions,
 };
+use crate::state::AppState;
+use crate::transport::divert;
+use crate::transport::sse::body;
+use crate::transport::sse::stream::SseStream;
 use crate::transport::ws::Upgrade;
-use crate::transport::{Framing, Transport, sse};
+use crate::transport::{Framing, Transport};
+use tokio::net::TcpStream;
 
 /// `GET /v1/soc/feed`: the feed over WebSocket (refusals close with 4001/4003/4029).
 pub(crate) async fn ws_handler(request: FeedRequestParts, ws: Upgrade) -> Response {
@@ -28,25 +42,70 @@ pub(crate) async fn ws_handler(request: FeedRequestParts, ws: Upgrade) -> Respon
     })
 }
 
-/// `GET /v1/soc/feed/sse`: the feed as Server-Sent Events (refusals are plain 401/403/429).
+/// `GET /v1/soc/feed/sse` on a connection hyper serves (kept alive after another request): the
+/// feed as Server-Sent Events in the response body (refusals are plain 401/403/429).
 pub(crate) async fn sse_handler(request: FeedRequestParts) -> Response {
-    let FeedRequestParts {
-        state,
-        query,
-        headers,
-        admitted,
-        ..
-    } = request;
-    let admitted = match admitted {
-        Ok(a) => a,
-        Err(refusal) => return (refusal.status, format!("{}\n", refusal.message)).into_response(),
+    match SseStart::admit(request) {
+        Ok(start) => body::respond(move |transport| start.run(transport)),
+        Err(refusal) => (refusal.status, format!("{}\n", refusal.message)).into_response(),
+    }
+}
+
+/// `GET /v1/soc/feed/sse` as the first request of a connection: the feed as Server-Sent Events
+/// on the connection itself.
+pub(crate) async fn sse_stream(state: Arc<AppState>, head: Parts, peer: SocketAddr, io: TcpStream) {
+    let query = match Query::<HashMap<String, String>>::try_from_uri(&head.uri) {
+        Ok(Query(q)) => q,
+        Err(e) => return divert::refuse(io, StatusCode::BAD_REQUEST, &e.body_text()).await,
     };
-    let feed = FeedRequest::parse(&query, &headers, state.config.replay_window);
-    sse::respond(move |transport| {
+    let request = FeedRequestParts::new(state, query, head.headers, peer);
+    let grace = request
+        .state
+        .config
+        .heartbeat_interval
+        .max(Duration::from_secs(5));
+    match SseStart::admit(request) {
+        Ok(start) => {
+            if let Ok(transport) = SseStream::open(io, grace).await {
+                start.run(transport).await;
+            }
+        }
+        Err(refusal) => divert::refuse(io, refusal.status, &refusal.message).await,
+    }
+}
+
+/// An admitted SSE request, ready to run on either SSE transport.
+struct SseStart {
+    state: Arc<AppState>,
+    admitted: Admitted,
+    feed: FeedRequest,
+}
+
+impl SseStart {
+    fn admit(request: FeedRequestParts) -> Result<SseStart, Refusal> {
+        let feed = FeedRequest::parse(
+            &request.query,
+            &request.headers,
+            request.state.config.replay_window,
+        );
+        Ok(SseStart {
+            admitted: request.admitted?,
+            state: request.state,
+            feed,
+        })
+    }
+
+    async fn run<T: Transport>(self, transport: T) {
+        let SseStart {
+            state,
+            admitted,
+            feed,
+        } = self;
         session::open(transport, state, Ok(admitted), move |claims, framing| {
             Govern::new(claims, feed, framing)
         })
-    })
+        .await;
+    }
 }
 
 /// A GOVERN session's state.

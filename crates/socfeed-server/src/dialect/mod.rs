@@ -48,15 +48,31 @@ impl FromRequestParts<Arc<AppState>> for FeedRequestParts {
         let Query(query) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let headers = parts.headers.clone();
-        let (admitted, source) = access::admit(state, &headers, &query, peer.ip());
-        Ok(FeedRequestParts {
-            state: Arc::clone(state),
+        Ok(FeedRequestParts::new(
+            Arc::clone(state),
+            query,
+            parts.headers.clone(),
+            peer,
+        ))
+    }
+}
+
+impl FeedRequestParts {
+    /// Admits the request of `peer`.
+    fn new(
+        state: Arc<AppState>,
+        query: HashMap<String, String>,
+        headers: HeaderMap,
+        peer: SocketAddr,
+    ) -> FeedRequestParts {
+        let (admitted, source) = access::admit(&state, &headers, &query, peer.ip());
+        FeedRequestParts {
+            state,
             query,
             headers,
             admitted,
             source,
-        })
+        }
     }
 }
 

@@ -1,7 +1,9 @@
-//! The accept loop: one hyper connection per TCP stream, with a deadline for the request headers
-//! (slowloris), WebSocket upgrades, the peer address for handlers, and graceful shutdown.
+//! The accept loop: one task per TCP stream; a deadline for the first request line and for the
+//! request headers (slowloris); the diverted route (see [`super::divert`]) or hyper with
+//! WebSocket upgrades; the peer address for handlers; graceful shutdown.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,21 +13,25 @@ use axum::http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+
+use super::divert::{Divert, First, Rewound, read_first, refuse};
 
 /// How long in-flight HTTP requests may take to finish once shutdown began.
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `stop` fires; then stops accepting and lets in-flight
-/// requests finish (bounded). Upgraded WebSockets are not waited for here: sessions close
-/// themselves on the same token.
+/// requests finish (bounded). A connection whose first request is for the `divert` route is
+/// handed to it instead. Upgraded WebSockets and diverted connections are not waited for here:
+/// sessions close themselves on the same token.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
+    divert: Divert,
     stop: CancellationToken,
     header_timeout: Duration,
 ) {
@@ -34,6 +40,8 @@ pub(crate) async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
+    let builder = Arc::new(builder);
+    let divert = Arc::new(divert);
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -49,20 +57,15 @@ pub(crate) async fn serve(
             () = stop.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = router
-            .clone()
-            .map_request(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                req.map(Body::new)
-            });
-        let conn = builder.serve_connection_with_upgrades(
-            TokioIo::new(stream),
-            TowerToHyperService::new(service),
-        );
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        tokio::spawn(connection(
+            stream,
+            peer,
+            router.clone(),
+            Arc::clone(&divert),
+            Arc::clone(&builder),
+            graceful.watcher(),
+            header_timeout,
+        ));
     }
     drop(listener);
     if tokio::time::timeout(DRAIN, graceful.shutdown())
@@ -71,4 +74,34 @@ pub(crate) async fn serve(
     {
         tracing::warn!("HTTP requests still running after {DRAIN:?}; stopping anyway");
     }
+}
+
+/// One connection: its first request line (within the header deadline) decides whether the
+/// diverted route or hyper serves it.
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    divert: Arc<Divert>,
+    builder: Arc<Builder<TokioExecutor>>,
+    graceful: Watcher,
+    header_timeout: Duration,
+) {
+    let read =
+        match tokio::time::timeout(header_timeout, read_first(&mut stream, divert.path)).await {
+            Ok(Ok(First::Other(read))) => read,
+            Ok(Ok(First::Diverted(parts))) => return (divert.serve)(parts, peer, stream).await,
+            Ok(Ok(First::Refused(status, message))) => {
+                return refuse(stream, status, message).await;
+            }
+            // Gone, failed, or silent past the deadline.
+            Ok(Err(_)) | Err(_) => return,
+        };
+    let service = router.map_request(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+        req.map(Body::new)
+    });
+    let io = TokioIo::new(Rewound::new(read, stream));
+    let conn = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
+    let _ = graceful.watch(conn.into_owned()).await;
 }

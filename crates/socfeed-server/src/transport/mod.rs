@@ -2,12 +2,15 @@
 //! knows bytes and framing only (WebSocket frames, an SSE response body); which events to send,
 //! the timers and why a session ends belong to the session.
 //!
-//! - [`accept`] — the accept loop every connection goes through.
+//! - [`accept`] — the accept loop every connection goes through; [`divert`] reads the first
+//!   request line and hands SSE connections to their own transport.
 //! - [`ws`] — WebSocket: the handshake, RFC 6455 framing, one vectored write per batch.
 //! - [`sse`] — Server-Sent Events: a response body the session writes into.
 
 pub(crate) mod accept;
+pub(crate) mod divert;
 pub(crate) mod sse;
+mod write;
 pub(crate) mod ws;
 
 use std::future::Future;

@@ -214,3 +214,76 @@ async fn slow_sse_consumers_are_cut_off_and_counted() {
         "{metrics}"
     );
 }
+
+/// Reads from `stream` until `needle` has arrived; returns everything read.
+async fn read_until(stream: &mut tokio::net::TcpStream, needle: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    tokio::time::timeout(socfeed_testkit::WAIT, async {
+        while !String::from_utf8_lossy(&got).contains(needle) {
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "closed before {needle:?}: {}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {needle:?} in {}", String::from_utf8_lossy(&got)));
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A stream asked for on a connection that already served another request (as a browser reuses
+/// one) is served in the response body, with the same events.
+#[tokio::test]
+async fn a_stream_on_a_kept_alive_connection_gets_the_same_events() {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::start().await;
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    read_until(&mut conn, "ok\n").await;
+    let request = format!(
+        "GET /v1/soc/feed/sse?token={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        sub_token("acme")
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let head = read_until(&mut conn, "retry: 2000").await;
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    let seq = s
+        .publish_one(&pub_token("acme"), "alert.new", alert_new())
+        .await;
+    // Chunked: each event is a chunk of its own.
+    let event = read_until(&mut conn, &format!("id: {seq}\nevent: alert.new\ndata: {{")).await;
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(event.contains("\r\n"), "{event}");
+}
+
+/// The first request of a connection is served on the connection itself: a close-delimited
+/// response; a request head over 16 KiB gets 431.
+#[tokio::test]
+async fn a_first_request_stream_is_close_delimited_and_its_head_bounded() {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::start().await;
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let request = format!(
+        "GET /v1/soc/feed/sse?token={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        sub_token("acme")
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let head = read_until(&mut conn, "retry: 2000\n\n").await;
+    assert!(head.contains("connection: close\r\n"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+
+    let mut big = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let filler = "x".repeat(20_000);
+    let request = format!("GET /v1/soc/feed/sse HTTP/1.1\r\nHost: x\r\nX-Filler: {filler}\r\n\r\n");
+    let _ = big.write_all(request.as_bytes()).await;
+    let reply = read_until(&mut big, "\r\n\r\n").await;
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+}

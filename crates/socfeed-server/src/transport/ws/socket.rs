@@ -1,13 +1,12 @@
 //! A server WebSocket over an upgraded connection: whole messages in, frames out.
 //!
-//! Writes hand the kernel every frame of a batch in one vectored write: a small header per
-//! frame next to the shared, already-encoded payload, so a delivery copies nothing. Only what
-//! the socket does not take at once is copied, into a pending buffer that goes out before
-//! anything else. Reads go through a stack buffer into a buffer that exists only while a
-//! message is incomplete. So an idle connection holds no buffer at all.
+//! Writes hand the kernel every frame of a batch in one vectored write (see `transport::write`):
+//! a 2–10 byte header per frame next to the shared, already-encoded payload. Reads go through a
+//! stack buffer into a buffer that exists only while a message is incomplete. So an idle
+//! connection holds no buffer at all.
 
 use std::future::poll_fn;
-use std::io::{self, IoSlice};
+use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -18,11 +17,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use socfeed_proto::wsframe::{self as frame, Incoming, MAX_HEADER, Reader};
 
 use crate::transport::RecvError;
+use crate::transport::write::Pending;
 
 /// Bytes asked of the socket per read (on the stack, not kept).
 const READ_CHUNK: usize = 2048;
-/// Frames per vectored write (two slices each, well under the kernel's 1024).
-const FRAMES_PER_WRITE: usize = 64;
 /// How long the close handshake waits for the peer's close frame.
 const CLOSE_REPLY: Duration = Duration::from_secs(1);
 
@@ -33,8 +31,7 @@ pub(crate) struct Socket<S> {
     /// Received bytes that do not form a whole frame yet (unallocated when idle).
     inbuf: Vec<u8>,
     /// Frame bytes the socket did not take yet; written before anything else.
-    pending: Vec<u8>,
-    pending_from: usize,
+    pending: Pending,
     /// The client sent its Close frame: ours is the reply, and nothing more will come.
     peer_closed: bool,
 }
@@ -46,8 +43,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             io,
             reader: Reader::new(max_message),
             inbuf: Vec::new(),
-            pending: Vec::new(),
-            pending_from: 0,
+            pending: Pending::default(),
             peer_closed: false,
         }
     }
@@ -83,112 +79,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         opcode: u8,
         payloads: &[P],
     ) -> io::Result<()> {
-        let mut sent = 0;
-        loop {
-            sent +=
-                poll_fn(|cx| Poll::Ready(self.write_now(cx, opcode, &payloads[sent..]))).await?;
-            self.flush().await?;
-            if sent == payloads.len() {
-                return Ok(());
-            }
-        }
+        let header = move |len: usize, buf: &mut [u8; MAX_HEADER]| frame::header(opcode, len, buf);
+        self.pending.send(&mut self.io, payloads, &header).await
     }
 
-    /// Writes one frame per payload, in vectored writes of up to 64 frames, as far as the socket
-    /// takes them without waiting; returns how many payloads it took. When the socket fills up,
-    /// the rest of a partly written frame (or, if nothing could be written, the next whole
-    /// frame) is kept pending for [`Socket::flush`]: at most one frame is ever copied, the
-    /// caller keeps the others. Takes nothing while something is pending.
+    /// Writes one frame per payload as far as the socket takes them without waiting; returns
+    /// how many it took (see [`Pending::write_now`]: at most one frame is ever copied).
     pub(crate) fn write_now<P: AsRef<[u8]>>(
         &mut self,
         cx: &mut Context<'_>,
         opcode: u8,
         payloads: &[P],
     ) -> io::Result<usize> {
-        if !self.pending.is_empty() {
-            return Ok(0);
-        }
-        if !self.io.is_write_vectored() {
-            // Not expected for a TCP connection; correct but copying.
-            for payload in payloads {
-                let payload = payload.as_ref();
-                let mut header = [0u8; MAX_HEADER];
-                let len = frame::header(opcode, payload.len(), &mut header);
-                self.pending.extend_from_slice(&header[..len]);
-                self.pending.extend_from_slice(payload);
-            }
-            return Ok(payloads.len());
-        }
-        let mut taken = 0;
-        for chunk in payloads.chunks(FRAMES_PER_WRITE) {
-            let mut headers = [[0u8; MAX_HEADER]; FRAMES_PER_WRITE];
-            let mut lens = [0usize; FRAMES_PER_WRITE];
-            for (i, payload) in chunk.iter().enumerate() {
-                lens[i] = frame::header(opcode, payload.as_ref().len(), &mut headers[i]);
-            }
-            let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
-            for (i, payload) in chunk.iter().enumerate() {
-                slices[2 * i] = IoSlice::new(&headers[i][..lens[i]]);
-                slices[2 * i + 1] = IoSlice::new(payload.as_ref());
-            }
-            let frames = &slices[..2 * chunk.len()];
-            let mut iov = slices;
-            let mut left: &mut [IoSlice<'_>] = &mut iov[..2 * chunk.len()];
-            let mut written = 0;
-            while !left.is_empty() {
-                match Pin::new(&mut self.io).poll_write_vectored(cx, left) {
-                    Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-                    Poll::Ready(Ok(n)) => {
-                        written += n;
-                        IoSlice::advance_slices(&mut left, n);
-                    }
-                    Poll::Ready(Err(e)) => return Err(e),
-                    Poll::Pending => return Ok(taken + self.keep_one(frames, written)),
-                }
-            }
-            taken += chunk.len();
-        }
-        Ok(taken)
-    }
-
-    /// The socket is full after `written` bytes of `frames` (header and payload slices in
-    /// turn): keeps the rest of the frame being written, or the next whole frame if none was
-    /// started; returns how many frames are now written or kept.
-    fn keep_one(&mut self, frames: &[IoSlice<'_>], written: usize) -> usize {
-        let mut start = 0;
-        for (i, pair) in frames.chunks(2).enumerate() {
-            let len: usize = pair.iter().map(|s| s.len()).sum();
-            if written < start + len {
-                let mut skip = written - start;
-                for slice in pair {
-                    let from = skip.min(slice.len());
-                    self.pending.extend_from_slice(&slice[from..]);
-                    skip -= from;
-                }
-                return i + 1;
-            }
-            start += len;
-        }
-        frames.len() / 2
+        let header = move |len: usize, buf: &mut [u8; MAX_HEADER]| frame::header(opcode, len, buf);
+        self.pending.write_now(&mut self.io, cx, payloads, &header)
     }
 
     /// Writes whatever is pending. Cancel-safe: progress is kept.
     pub(crate) async fn flush(&mut self) -> io::Result<()> {
-        while self.pending_from < self.pending.len() {
-            let written = poll_fn(|cx| {
-                Pin::new(&mut self.io).poll_write(cx, &self.pending[self.pending_from..])
-            })
-            .await?;
-            if written == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            self.pending_from += written;
-        }
-        if !self.pending.is_empty() {
-            self.pending = Vec::new();
-            self.pending_from = 0;
-        }
-        Ok(())
+        self.pending.flush(&mut self.io).await
     }
 
     /// Sends a close frame, waits up to `grace` for it to go out and (unless it answers the
@@ -251,7 +160,7 @@ mod tests {
         assert_eq!(&got[..3], &[0x81, 1, b'a']);
         assert_eq!(&got[3..7], &[0x81, 126, 0, 200]);
         assert_eq!(&got[207..], &[0x81, 1, b'c']);
-        assert_eq!(socket.pending.capacity(), 0);
+        assert!(socket.pending.is_empty());
 
         drop(client);
         assert!(matches!(socket.recv().await, Err(RecvError::Closed)));

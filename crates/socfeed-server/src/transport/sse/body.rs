@@ -1,5 +1,5 @@
-//! The Server-Sent Events transport: a `text/event-stream` response body that the session
-//! writes into.
+//! SSE as a hyper response body, for a request that came on a connection hyper already serves
+//! (a kept-alive one).
 //!
 //! The session runs inside the body: hyper polls the body for its next chunk, the body polls the
 //! session, and what the session writes is handed to hyper as it is (the shared, once-encoded
@@ -15,16 +15,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::http::{HeaderValue, header};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body::Frame;
 use socfeed_proto::sse;
 
-use super::{Ending, Framing, Incoming, RecvError, Transport};
-
-/// Reconnect delay suggested to `EventSource` clients, in milliseconds.
-const RETRY_MS: u64 = 2000;
+use super::{HEADERS, RETRY_MS};
+use crate::transport::{Ending, Framing, Incoming, RecvError, Transport};
 /// Frames the body holds at most before the session's writes wait.
 const HELD: usize = 64;
 
@@ -42,7 +40,7 @@ impl Outbox {
 }
 
 /// The session's end of an SSE response.
-pub(crate) struct SseTransport {
+pub(crate) struct SseBodyTransport {
     out: Arc<Outbox>,
 }
 
@@ -50,12 +48,12 @@ pub(crate) struct SseTransport {
 /// stream opens with the retry hint.
 pub(crate) fn respond<F, Fut>(start: F) -> Response
 where
-    F: FnOnce(SseTransport) -> Fut,
+    F: FnOnce(SseBodyTransport) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let out = Arc::new(Outbox::default());
     out.lock().push_back(sse::retry(RETRY_MS).into());
-    let session = start(SseTransport {
+    let session = start(SseBodyTransport {
         out: Arc::clone(&out),
     });
     let body = SseBody {
@@ -64,23 +62,20 @@ where
     };
     let mut response = Body::new(body).into_response();
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    for (name, value) in HEADERS {
+        h.insert(name, HeaderValue::from_static(value));
+    }
     response
 }
 
-impl SseTransport {
+impl SseBodyTransport {
     /// Queues whole frames; the body hands them to hyper.
     fn push(&self, frame: Bytes) {
         self.out.lock().push_back(frame);
     }
 }
 
-impl Transport for SseTransport {
+impl Transport for SseBodyTransport {
     const FRAMING: Framing = Framing::EventStream;
     const HEARS_CLIENT: bool = false;
 
