@@ -24,7 +24,7 @@ pub(crate) fn divert(state: Arc<AppState>) -> Divert {
     Divert {
         path: "/v1/soc/feed/sse",
         serve: Arc::new(move |head, peer, io| {
-            Box::pin(govern::sse_stream(Arc::clone(&state), head, peer, io))
+            govern::sse_stream(Arc::clone(&state), head, peer, io);
         }),
     }
 }

@@ -10,6 +10,6 @@ mod tickets;
 
 pub(crate) use self::admit::{Admitted, Refusal, admit};
 pub(crate) use self::auth::{Principal, TokenSource, authenticate, find_token, subprotocol};
-pub(crate) use self::limits::{Bucket, Limits};
+pub(crate) use self::limits::{Bucket, Limits, Slot};
 pub(crate) use self::ticket_route::handler as tickets_handler;
 pub(crate) use self::tickets::Tickets;

@@ -3,6 +3,7 @@
 //! replayed events as ordinary events (SSE); `feed.heartbeat` every interval.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,19 +47,24 @@ pub(crate) async fn ws_handler(request: FeedRequestParts, ws: Upgrade) -> Respon
 /// feed as Server-Sent Events in the response body (refusals are plain 401/403/429).
 pub(crate) async fn sse_handler(request: FeedRequestParts) -> Response {
     match SseStart::admit(request) {
-        Ok(start) => body::respond(move |transport| start.run(transport)),
+        Ok(start) => body::respond(move |transport| Box::new(start).run(transport)),
         Err(refusal) => (refusal.status, format!("{}\n", refusal.message)).into_response(),
     }
 }
 
 /// `GET /v1/soc/feed/sse` as the first request of a connection: the feed as Server-Sent Events
-/// on the connection itself.
-pub(crate) async fn sse_stream(state: Arc<AppState>, head: Parts, peer: SocketAddr, io: TcpStream) {
-    let query = match Query::<HashMap<String, String>>::try_from_uri(&head.uri) {
+/// on the connection itself, in a task of its own. Admission happens here; the task that runs
+/// for the stream's life holds only the connection and the boxed session.
+pub(crate) fn sse_stream(state: Arc<AppState>, head: Parts, peer: SocketAddr, io: TcpStream) {
+    let Parts { uri, headers, .. } = head;
+    let query = match Query::<HashMap<String, String>>::try_from_uri(&uri) {
         Ok(Query(q)) => q,
-        Err(e) => return divert::refuse(io, StatusCode::BAD_REQUEST, &e.body_text()).await,
+        Err(e) => {
+            tokio::spawn(divert::refuse(io, StatusCode::BAD_REQUEST, e.body_text()));
+            return;
+        }
     };
-    let request = FeedRequestParts::new(state, query, head.headers, peer);
+    let request = FeedRequestParts::new(state, query, headers, peer);
     let grace = request
         .state
         .config
@@ -66,11 +72,17 @@ pub(crate) async fn sse_stream(state: Arc<AppState>, head: Parts, peer: SocketAd
         .max(Duration::from_secs(5));
     match SseStart::admit(request) {
         Ok(start) => {
-            if let Ok(transport) = SseStream::open(io, grace).await {
-                start.run(transport).await;
-            }
+            let start = Box::new(start);
+            tokio::spawn(async move {
+                let opened = SseStream::open(io, grace).await;
+                if let Ok(transport) = opened {
+                    start.run(transport).await;
+                }
+            });
         }
-        Err(refusal) => divert::refuse(io, refusal.status, &refusal.message).await,
+        Err(refusal) => {
+            tokio::spawn(divert::refuse(io, refusal.status, refusal.message));
+        }
     }
 }
 
@@ -95,16 +107,20 @@ impl SseStart {
         })
     }
 
-    async fn run<T: Transport>(self, transport: T) {
+    /// Boxed, so that a stream's task holds a pointer until the stream starts; the box is freed
+    /// here.
+    fn run<T: Transport + 'static>(
+        self: Box<Self>,
+        transport: T,
+    ) -> impl Future<Output = ()> + Send {
         let SseStart {
             state,
             admitted,
             feed,
-        } = self;
+        } = *self;
         session::open(transport, state, Ok(admitted), move |claims, framing| {
             Govern::new(claims, feed, framing)
         })
-        .await;
     }
 }
 
@@ -114,8 +130,8 @@ struct Govern {
     filters: Filters,
     /// The encoding of events for this session's transport.
     format: Format,
-    /// The request, until the session starts.
-    request: Option<FeedRequest>,
+    /// The request, until the session starts (boxed: a session holds it only that long).
+    request: Option<Box<FeedRequest>>,
 }
 
 impl Govern {
@@ -127,7 +143,7 @@ impl Govern {
                 Framing::WebSocket => Format::Govern,
                 Framing::EventStream => Format::GovernSse,
             },
-            request: Some(request),
+            request: Some(Box::new(request)),
         }
     }
 

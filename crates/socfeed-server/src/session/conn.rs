@@ -102,7 +102,11 @@ impl<T: Transport> Conn<T> {
             .map_err(|_| End::PeerGone)?;
             pos += consumed;
             sent += frames as u64;
-            Self::guard(&self.signals, self.transport.flush()).await?;
+            // Only a full socket makes this wait (boxed: it is rare, and every open session's
+            // state would otherwise hold room for it).
+            if self.transport.holds_back() {
+                Box::pin(Self::guard(&self.signals, self.transport.flush())).await?;
+            }
         }
         Ok(sent)
     }

@@ -46,17 +46,30 @@ pub(crate) trait Protocol<T: Transport>: Send + Sync {
     fn ended(&mut self, scope: &Scope);
 }
 
-/// Runs a registered session to its end, then closes the connection.
+/// Runs a registered session to its end, then closes the connection. The session's parts are
+/// borrowed, not moved: an async fn keeps its arguments twice in its state, and this state is
+/// what every open connection holds.
 pub(super) async fn run<T: Transport, P: Protocol<T>>(
-    mut protocol: P,
-    mut conn: Conn<T>,
-    scope: Scope,
+    protocol: &mut P,
+    conn: &mut Conn<T>,
+    scope: &Scope,
     queue: Queue,
-) {
-    let end = match Box::pin(protocol.start(&mut conn, &scope)).await {
-        Ok(()) => drive(&mut protocol, &mut conn, &scope, queue).await,
+) -> End {
+    // Awaited apart from the match, so that the start's box is freed before the loop runs.
+    let started = Box::pin(protocol.start(conn, scope)).await;
+    match started {
+        Ok(()) => drive(protocol, conn, scope, queue).await,
         Err(end) => end,
-    };
+    }
+}
+
+/// Ends a session: its gauges, the one log line a storage error gets, then the close.
+pub(super) async fn finish<T: Transport, P: Protocol<T>>(
+    mut protocol: P,
+    conn: Conn<T>,
+    scope: Scope,
+    end: End,
+) {
     protocol.ended(&scope);
     let metrics = &scope.state.metrics;
     match &end {
@@ -86,7 +99,7 @@ pub(super) async fn run<T: Transport, P: Protocol<T>>(
             reason: end.reason(),
             message: message.as_deref().map(str::as_bytes),
         };
-        Box::pin(conn.close(ending)).await;
+        conn.close(ending).await;
     }
     drop(state);
 }
@@ -101,7 +114,7 @@ async fn drive<T: Transport, P: Protocol<T>>(
     let config = &scope.state.config;
     let mut clock = Clock::new(
         config.heartbeat_interval,
-        scope.claims.exp,
+        scope.expires,
         config.keys.leeway,
         T::HEARS_CLIENT,
     );

@@ -87,21 +87,25 @@ async fn connection(
     graceful: Watcher,
     header_timeout: Duration,
 ) {
-    let read =
-        match tokio::time::timeout(header_timeout, read_first(&mut stream, divert.path)).await {
-            Ok(Ok(First::Other(read))) => read,
-            Ok(Ok(First::Diverted(parts))) => return (divert.serve)(parts, peer, stream).await,
-            Ok(Ok(First::Refused(status, message))) => {
-                return refuse(stream, status, message).await;
-            }
-            // Gone, failed, or silent past the deadline.
-            Ok(Err(_)) | Err(_) => return,
-        };
+    // Awaited apart from the match: a temporary in the scrutinee would live as long as the match,
+    // and so would its timer, for a diverted connection's whole life.
+    let first = tokio::time::timeout(header_timeout, read_first(&mut stream, divert.path)).await;
+    let read = match first {
+        Ok(Ok(First::Other(read))) => read,
+        // Served by a task of its own: this one and its state end here.
+        Ok(Ok(First::Diverted(parts))) => return (divert.serve)(parts, peer, stream),
+        Ok(Ok(First::Refused(status, message))) => {
+            return refuse(stream, status, message.into()).await;
+        }
+        // Gone, failed, or silent past the deadline.
+        Ok(Err(_)) | Err(_) => return,
+    };
     let service = router.map_request(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
         req.map(Body::new)
     });
     let io = TokioIo::new(Rewound::new(read, stream));
     let conn = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
-    let _ = graceful.watch(conn.into_owned()).await;
+    // Boxed: a diverted connection's task does not carry hyper's connection state.
+    let _ = Box::pin(graceful.watch(conn.into_owned())).await;
 }

@@ -2,7 +2,6 @@
 //! route (the SSE feed) is parsed here (with `httparse`) and the connection handed to that
 //! route's own transport; anything else goes to hyper unchanged, the bytes read so far first.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -24,17 +23,16 @@ const FIRST_READ: usize = 1024;
 /// How long a refusal may take to write.
 const REFUSAL: Duration = Duration::from_secs(1);
 
-/// A diverted route: its connections are served by `serve` (request head, peer, connection).
+/// A diverted route: `serve` takes its connections over (request head, peer, connection) and
+/// starts what serves them.
 pub(crate) struct Divert {
     /// `GET` requests for exactly this path (any query) are diverted.
     pub(crate) path: &'static str,
     pub(crate) serve: Serve,
 }
 
-/// What serves a diverted connection.
-pub(crate) type Serve = Arc<
-    dyn Fn(Parts, SocketAddr, TcpStream) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
->;
+/// What takes a diverted connection over.
+pub(crate) type Serve = Arc<dyn Fn(Parts, SocketAddr, TcpStream) + Send + Sync>;
 
 /// What the first request is.
 pub(crate) enum First {
@@ -69,31 +67,30 @@ pub(crate) async fn read_first(io: &mut TcpStream, path: &str) -> io::Result<Fir
     }
     // The whole head.
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&head) {
-            Ok(httparse::Status::Complete(_)) => {
-                return Ok(match parts(&request) {
-                    Some(p) => First::Diverted(p),
-                    None => First::Refused(StatusCode::BAD_REQUEST, "malformed request head"),
-                });
-            }
-            Ok(httparse::Status::Partial) if head.len() >= MAX_HEAD => {
-                return Ok(too_large());
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(httparse::Error::TooManyHeaders) => return Ok(too_large()),
-            Err(_) => {
-                return Ok(First::Refused(
-                    StatusCode::BAD_REQUEST,
-                    "malformed request head",
-                ));
-            }
+        if let Some(first) = parse(&head) {
+            return Ok(first);
         }
         head.reserve(FIRST_READ);
         if io.read_buf(&mut head).await? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
+    }
+}
+
+/// The head in `bytes`, or `None` when more is needed. (A function of its own: the header
+/// array stays on the stack instead of in the connection's future.)
+fn parse(bytes: &[u8]) -> Option<First> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let malformed = First::Refused(StatusCode::BAD_REQUEST, "malformed request head");
+    match request.parse(bytes) {
+        Ok(httparse::Status::Complete(_)) => {
+            Some(parts(&request).map_or(malformed, First::Diverted))
+        }
+        Ok(httparse::Status::Partial) if bytes.len() >= MAX_HEAD => Some(too_large()),
+        Ok(httparse::Status::Partial) => None,
+        Err(httparse::Error::TooManyHeaders) => Some(too_large()),
+        Err(_) => Some(malformed),
     }
 }
 
@@ -140,7 +137,7 @@ pub(crate) fn response_head(status: StatusCode, headers: &[(&str, &str)]) -> Str
 }
 
 /// Refuses the request with `status` and a one-line text body, then closes.
-pub(crate) async fn refuse<S: AsyncWrite + Unpin>(mut io: S, status: StatusCode, message: &str) {
+pub(crate) async fn refuse<S: AsyncWrite + Unpin>(mut io: S, status: StatusCode, message: String) {
     let body = format!("{message}\n");
     let length = body.len().to_string();
     let headers = [
@@ -273,7 +270,7 @@ mod tests {
     #[tokio::test]
     async fn a_refusal_is_a_plain_response() {
         let (server, mut client) = tokio::io::duplex(4096);
-        refuse(server, StatusCode::UNAUTHORIZED, "missing token").await;
+        refuse(server, StatusCode::UNAUTHORIZED, "missing token".into()).await;
         let mut got = String::new();
         client.read_to_string(&mut got).await.unwrap();
         assert_eq!(

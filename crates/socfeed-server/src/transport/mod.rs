@@ -74,6 +74,9 @@ pub(crate) trait Transport: Send {
     /// Writes what is kept. Cancel-safe.
     fn flush(&mut self) -> impl Future<Output = io::Result<()>> + Send;
 
+    /// Whether something written is still kept (then [`Transport::flush`] waits).
+    fn holds_back(&self) -> bool;
+
     /// Sends one message outside the event stream (an ack, a heartbeat, an error). `name` is
     /// the message's name where the framing has names (SSE's `event:`).
     fn send_message(

@@ -30,7 +30,6 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }

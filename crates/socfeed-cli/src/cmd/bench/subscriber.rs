@@ -190,6 +190,7 @@ pub(super) async fn run(index: usize, plan: Arc<Plan>, board: Arc<Board>) -> Out
     if let Some(Follow::Sse(url)) = &plan.follow {
         // The head is known: the WebSocket's work is done, the stream resumes after it.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
+        drop(ws);
         let head = stats.last_seq.to_string();
         let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, sse_connect(url, &head)).await;
         let response = match opened {

@@ -74,6 +74,10 @@ pub(super) struct SpawnArgs {
         allow_hyphen_values = true
     )]
     pub(super) server_args: Vec<String>,
+    /// The socfeed binary to spawn as the server [default: this one] (to compare two builds
+    /// with the same load generator).
+    #[arg(long, value_name = "FILE", requires = "spawn")]
+    pub(super) server_bin: Option<std::path::PathBuf>,
 }
 
 /// `--log` of the spawned server: the backend names, with their help.
@@ -108,7 +112,9 @@ impl SpawnedServer {
         let port = free_port()?;
         let target = Target::parse(&format!("http://127.0.0.1:{port}"))?;
         let mut command = server_command(args, port, secret, data_dir.path())?;
-        let limit = (connections + 16).to_string();
+        // Twice: a GOVERN or SSE subscriber's first connection (for the head) may still be
+        // closing on the server when its second one arrives.
+        let limit = (2 * connections + 16).to_string();
         command
             .args(["--max-connections-per-ip", &limit])
             .args(["--max-connections-per-tenant", &limit])
@@ -177,7 +183,10 @@ fn server_command(
     secret: &str,
     data_dir: &Path,
 ) -> anyhow::Result<Command> {
-    let exe = std::env::current_exe().context("locating the socfeed executable")?;
+    let exe = match &args.server_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe().context("locating the socfeed executable")?,
+    };
     let mut command = match (&args.server_cpu, find_in_path("taskset")) {
         (Some(cpus), Some(taskset)) => {
             let mut c = Command::new(taskset);

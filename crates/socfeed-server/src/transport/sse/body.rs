@@ -105,6 +105,10 @@ impl Transport for SseBodyTransport {
         .await
     }
 
+    fn holds_back(&self) -> bool {
+        !self.out.lock().is_empty()
+    }
+
     async fn send_message(&mut self, name: &str, message: &[u8]) -> io::Result<()> {
         self.push(sse::message(name, message).into());
         self.flush().await

@@ -80,6 +80,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for SseStream<S> {
         self.pending.flush(&mut self.io).await
     }
 
+    fn holds_back(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     async fn send_message(&mut self, name: &str, message: &[u8]) -> io::Result<()> {
         let event = sse::message(name, message);
         self.pending.send(&mut self.io, &[event], &no_header).await

@@ -47,6 +47,10 @@ impl Transport for WsTransport {
         self.socket.flush().await
     }
 
+    fn holds_back(&self) -> bool {
+        self.socket.holds_back()
+    }
+
     async fn send_message(&mut self, _name: &str, message: &[u8]) -> io::Result<()> {
         self.socket.send(frame::TEXT, &[message]).await
     }

@@ -95,6 +95,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         self.pending.write_now(&mut self.io, cx, payloads, &header)
     }
 
+    /// Whether frame bytes wait for the socket.
+    pub(crate) fn holds_back(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Writes whatever is pending. Cancel-safe: progress is kept.
     pub(crate) async fn flush(&mut self) -> io::Result<()> {
         self.pending.flush(&mut self.io).await

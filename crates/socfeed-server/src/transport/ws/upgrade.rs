@@ -145,7 +145,9 @@ impl Upgrade {
             on_upgrade, accept, ..
         } = self;
         tokio::spawn(async move {
-            match on_upgrade.await {
+            // Awaited apart from the match, so that nothing of the upgrade outlives it.
+            let upgraded = on_upgrade.await;
+            match upgraded {
                 Ok(upgraded) => session(Socket::new(TokioIo::new(upgraded), max_message)).await,
                 Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
             }
