@@ -128,7 +128,8 @@ settings! {
     /// Events per second one publisher token may publish (bursts of twice that); more get 429
     /// with `Retry-After`; 0 = unlimited [default: 10000].
     publish_rate: u32, "SOCFEED_PUBLISH_RATE", from_str::<u32>;
-    /// Time a client has to send its request headers (WebSocket and HTTP handshakes) [default: 10s].
+    /// Time a client has to send its request line and headers (WebSocket and HTTP handshakes);
+    /// a connection that sends nothing is closed after it [default: 10s].
     handshake_timeout: Duration, "SOCFEED_HANDSHAKE_TIMEOUT", parse_duration;
 }
 

@@ -150,6 +150,26 @@ async fn slow_handshakes_are_cut_off() {
     assert!(read.is_ok(), "the server closed the half-sent request");
 }
 
+/// A connection that sends nothing at all is closed after the same deadline, and so is a
+/// half-sent SSE request head (read by the server itself, not by hyper).
+#[tokio::test]
+async fn silent_connections_and_slow_sse_heads_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(|c| c.handshake_timeout = Duration::from_millis(300)).await;
+    let mut silent = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    slow.write_all(b"GET /v1/soc/feed/sse HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    for (name, tcp) in [("silent", &mut silent), ("slow SSE head", &mut slow)] {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(socfeed_testkit::WAIT, tcp.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the {name} connection was closed");
+        assert!(buf.is_empty(), "{name}: {}", String::from_utf8_lossy(&buf));
+    }
+    assert_eq!(s.get("/healthz").await.0, 200);
+}
+
 #[tokio::test]
 async fn tickets_are_single_use_and_keep_tokens_out_of_urls() {
     let s = TestServer::start().await;
