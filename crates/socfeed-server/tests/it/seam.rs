@@ -3,6 +3,9 @@
 //! recent-events cache is replayed in small log pages while a publisher keeps going, and the
 //! client receives every event it asked for exactly once, in seq order, and nothing else.
 //!
+//! The last test has clients of every way in reconnect after every few events instead: many
+//! short seams, each with events in flight.
+//!
 //! One publisher per fresh tenant: event number `n` gets seq `n`, so what a client should
 //! receive is known from [`kind`] alone. No timing is asserted, only counts and orders.
 
@@ -204,8 +207,14 @@ fn seqs(events: &[Value]) -> Vec<u64> {
 /// Asserts that `got` is exactly `want`; otherwise names the duplicates, the missing seqs, the
 /// unexpected ones and the first pair out of order.
 fn assert_exactly_once_in_order(what: &str, got: &[u64], want: &[u64]) {
+    if let Some(problem) = exactly_once_in_order(what, got, want) {
+        panic!("{problem}");
+    }
+}
+
+fn exactly_once_in_order(what: &str, got: &[u64], want: &[u64]) -> Option<String> {
     if got == want {
-        return;
+        return None;
     }
     let mut seen = BTreeSet::new();
     let mut duplicates: Vec<u64> = got.iter().copied().filter(|s| !seen.insert(*s)).collect();
@@ -214,12 +223,12 @@ fn assert_exactly_once_in_order(what: &str, got: &[u64], want: &[u64]) {
     let missing: Vec<u64> = wanted.difference(&seen).copied().take(10).collect();
     let unexpected: Vec<u64> = seen.difference(&wanted).copied().take(10).collect();
     let disorder = got.windows(2).find(|w| w[0] >= w[1]);
-    panic!(
+    Some(format!(
         "{what}: {} events received, {} expected; duplicates {duplicates:?}, missing \
          {missing:?}, unexpected {unexpected:?}, first out of order {disorder:?}",
         got.len(),
         want.len()
-    );
+    ))
 }
 
 /// The next WebSocket message that is not a ping or heartbeat; `awaiting` says what the test
@@ -603,4 +612,109 @@ async fn a_cursor_at_the_head_replays_nothing_and_then_every_event_once() {
     assert_exactly_once_in_order("AiSOC since=head", &seqs(&from_aisoc), &want);
     assert_exactly_once_in_order("GOVERN since=head", &seqs(&from_govern), &want);
     assert_exactly_once_in_order("SSE Last-Event-ID=head", &seqs(&from_sse), &want);
+}
+
+/// Events published while clients resume over and over.
+const CHURN: u64 = 600;
+
+/// The ways in, for a client that keeps reconnecting.
+#[derive(Clone, Copy, Debug)]
+enum Way {
+    Aisoc,
+    GovernWs,
+    Sse,
+}
+
+/// A new connection resuming after `since` (AiSOC: a subscribe to `all`); reads at least `n`
+/// events (a GOVERN replay whole) or up to event `last`, then drops the connection.
+async fn resume_once(s: &TestServer, way: Way, since: u64, n: usize, last: u64) -> Vec<Value> {
+    let awaiting = || format!("{way:?} events after {since}");
+    let mut got: Vec<Value> = Vec::new();
+    let more = |got: &[Value]| got.len() < n && got.last().is_none_or(|m| m["seq"] != last);
+    match way {
+        Way::Aisoc => {
+            let mut c = aisoc(s).await;
+            c.subscribe("all", Some(since)).await;
+            while more(&got) {
+                got.push(next_ws(&mut c, awaiting).await);
+            }
+        }
+        Way::GovernWs => {
+            let mut c = govern(s, &format!("&since={since}")).await;
+            got = read_replay(&mut c, None).await.0;
+            while more(&got) {
+                let m = next_ws(&mut c, awaiting).await;
+                assert_ne!(m["event"], "feed.replay", "{m}");
+                got.push(m);
+            }
+        }
+        Way::Sse => {
+            let id = since.to_string();
+            let mut c = sse(s, "", &[("last-event-id", &id)]).await;
+            while more(&got) {
+                got.push(next_sse(&mut c, awaiting).await);
+            }
+        }
+    }
+    got
+}
+
+/// A client that reconnects after every few events, resuming after the last one it read, until
+/// it has event `last`: every connection crosses the seam while events keep coming. Returns
+/// what each connection delivered, with the cursor it resumed from.
+async fn churn(s: &TestServer, way: Way, last: u64) -> Vec<(u64, Vec<u64>)> {
+    let mut connections = Vec::new();
+    let mut since = 0;
+    for n in [1, 2, 5, 1, 3, 8].into_iter().cycle() {
+        if since >= last {
+            break;
+        }
+        let got = seqs(&resume_once(s, way, since, n, last).await);
+        let next = got.iter().copied().max().unwrap_or(since);
+        connections.push((since, got));
+        since = next;
+    }
+    connections
+}
+
+/// Clients of each way in reconnect after every few events while a publisher publishes a few
+/// events at a time: hundreds of seams, each with events in flight. Across its connections a
+/// client gets every event once and in order, each connection only events after its cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_again_and_again_while_publishing_repeats_and_loses_nothing() {
+    let s = server(256, LogBackend::Embedded).await;
+    let token = pub_token(TENANT);
+    let publisher = {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move {
+            let mut n = 1;
+            for batch in [1, 2, 3].into_iter().cycle() {
+                if n > CHURN {
+                    break;
+                }
+                let end = (n + batch - 1).min(CHURN);
+                publish_range(&s, &token, (n, end), batch, 0).await;
+                n = end + 1;
+            }
+        })
+    };
+    let (aisoc, govern, sse) = tokio::join!(
+        churn(&s, Way::Aisoc, CHURN),
+        churn(&s, Way::GovernWs, CHURN),
+        churn(&s, Way::Sse, CHURN),
+    );
+    publisher.await.unwrap();
+    let want: Vec<u64> = (1..=CHURN).collect();
+    let mut problems = Vec::new();
+    for (way, connections) in [("AiSOC", aisoc), ("GOVERN", govern), ("SSE", sse)] {
+        let mut got = Vec::new();
+        for (since, seqs) in &connections {
+            if let Some(s) = seqs.iter().find(|s| *s <= since) {
+                problems.push(format!("{way}: {s} on a connection resuming after {since}"));
+            }
+            got.extend(seqs);
+        }
+        problems.extend(exactly_once_in_order(way, &got, &want));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
