@@ -136,6 +136,18 @@ impl TestServer {
         body["events"][0]["seq"].as_u64().expect("seq")
     }
 
+    /// Publishes `events` as one JSON array; asserts the 202 and returns their seqs in input order.
+    pub async fn publish_batch(&self, token: &str, events: &[Value]) -> Vec<u64> {
+        let (status, body) = self.publish(token, &Value::Array(events.to_vec())).await;
+        assert_eq!(status, 202, "{body}");
+        body["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["seq"].as_u64().expect("seq"))
+            .collect()
+    }
+
     /// `GET path` → status and body text.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let resp = reqwest::get(self.http(path)).await.expect("GET");

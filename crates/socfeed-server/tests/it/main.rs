@@ -8,5 +8,6 @@ mod limits;
 mod model;
 mod ops;
 mod publish;
+mod seam;
 mod sse;
 mod wsproto;
