@@ -14,10 +14,9 @@ use tokio::io::AsyncWrite;
 /// Frames per vectored write (two slices each, well under the kernel's 1024).
 const FRAMES_PER_WRITE: usize = 64;
 
-/// A frame's header: writes it for a payload of `len` bytes into the buffer, returns its length.
-pub(crate) type Header<'h> = &'h (dyn Fn(usize, &mut [u8; MAX_HEADER]) -> usize + Sync);
 
-/// No header: the frames are the bytes.
+/// A frame's header (`H` below) writes itself for a payload of `len` bytes into the buffer and
+/// returns its length. No header: the frames are the bytes.
 pub(crate) fn no_header(_: usize, _: &mut [u8; MAX_HEADER]) -> usize {
     0
 }
@@ -35,6 +34,11 @@ impl Pending {
     }
 
     #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.bytes.len() - self.from
     }
@@ -44,16 +48,17 @@ impl Pending {
     /// the rest of a partly written frame (or, if nothing could be written, the next whole
     /// frame) is kept here for [`Pending::flush`]: the caller keeps the others. Takes nothing
     /// while something is pending.
-    pub(crate) fn write_now<S, P>(
+    pub(crate) fn write_now<S, P, H>(
         &mut self,
         io: &mut S,
         cx: &mut Context<'_>,
         payloads: &[P],
-        header: Header<'_>,
+        header: &H,
     ) -> io::Result<usize>
     where
         S: AsyncWrite + Unpin,
         P: AsRef<[u8]>,
+        H: Fn(usize, &mut [u8; MAX_HEADER]) -> usize,
     {
         if !self.bytes.is_empty() {
             return Ok(0);
@@ -141,15 +146,16 @@ impl Pending {
 
     /// Writes `payloads` whole (header before each), then waits until `io` took them. If
     /// cancelled, what was not written yet stays pending and goes out first next time.
-    pub(crate) async fn send<S, P>(
+    pub(crate) async fn send<S, P, H>(
         &mut self,
         io: &mut S,
         payloads: &[P],
-        header: Header<'_>,
+        header: &H,
     ) -> io::Result<()>
     where
         S: AsyncWrite + Unpin,
         P: AsRef<[u8]>,
+        H: Fn(usize, &mut [u8; MAX_HEADER]) -> usize + Sync,
     {
         let mut sent = 0;
         loop {

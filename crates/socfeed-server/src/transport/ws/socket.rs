@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(&got[..3], &[0x81, 1, b'a']);
         assert_eq!(&got[3..7], &[0x81, 126, 0, 200]);
         assert_eq!(&got[207..], &[0x81, 1, b'c']);
-        assert!(socket.pending.is_empty());
+        assert_eq!(socket.pending.capacity(), 0);
 
         drop(client);
         assert!(matches!(socket.recv().await, Err(RecvError::Closed)));
