@@ -7,9 +7,11 @@
 #   TRANSPORTS="ws sse" SCENARIOS="latency cpu idle" ROUNDS=2 bench/ab.sh A B
 #
 # Scenarios (1,000 subscribers unless said): latency = 100 ev/s, cpu = 500 ev/s (one event per
-# publish), idle = 10,000 idle connections (RSS per connection). Each run spawns a fresh server
-# on CPU 0 with the generator on CPU 1; ROUNDS alternates A and B that many times. JSON reports
-# go to $OUT (default target/ab).
+# publish), cpu-batch = 500 ev/s in batches of 10, idle = 10,000 idle connections (RSS per
+# connection). Each run spawns a fresh server on CPU 0 with the generator on CPU 1. ROUNDS
+# repeats every pair; odd rounds run A first, even rounds B first (the second run of a pair
+# tends to be a little slower: order is a bias of its own). JSON reports go to $OUT
+# (default target/ab).
 set -euo pipefail
 A=${1:?usage: bench/ab.sh BEFORE_BINARY AFTER_BINARY}
 B=${2:?usage: bench/ab.sh BEFORE_BINARY AFTER_BINARY}
@@ -25,6 +27,7 @@ args() {
     case $1 in
         latency) echo "--subscribers 1000 --rate 100 --duration $DURATION" ;;
         cpu) echo "--subscribers 1000 --rate 500 --duration $DURATION" ;;
+        cpu-batch) echo "--subscribers 1000 --rate 500 --batch 10 --duration $DURATION" ;;
         idle) echo "--subscribers 10000 --ramp 5000 --rate 1 --warmup 0s --duration 2s" ;;
         *) echo "unknown scenario $1" >&2; exit 2 ;;
     esac
@@ -33,7 +36,8 @@ args() {
 for round in $(seq 1 "$ROUNDS"); do
     for scenario in $SCENARIOS; do
         for transport in $TRANSPORTS; do
-            for side in A B; do
+            order="A B"; [ $((round % 2)) -eq 0 ] && order="B A"
+            for side in $order; do
                 bin=$A; [ "$side" = B ] && bin=$B
                 file="$OUT/$scenario.$transport.$side.$round.json"
                 echo "ab: round $round, $scenario, $transport, $side" >&2
