@@ -131,6 +131,8 @@ settings! {
     /// Time a client has to send its request line and headers (WebSocket and HTTP handshakes);
     /// a connection that sends nothing is closed after it [default: 10s].
     handshake_timeout: Duration, "SOCFEED_HANDSHAKE_TIMEOUT", parse_duration;
+    /// When set, `GET /metrics` needs `Authorization: Bearer <this token>` (otherwise 401).
+    metrics_token: String, "SOCFEED_METRICS_TOKEN", from_str::<String>;
 }
 
 /// Why settings could not be resolved.
@@ -205,6 +207,10 @@ pub fn resolve(mut args: ServeArgs) -> Result<Config, SettingsError> {
             .unwrap_or(d.max_messages_per_second),
         publish_rate: a.publish_rate.unwrap_or(d.publish_rate),
         handshake_timeout: a.handshake_timeout.unwrap_or(d.handshake_timeout),
+        metrics_token: a
+            .metrics_token
+            .filter(|t| !t.is_empty())
+            .or(d.metrics_token),
     };
     c.validate()?;
     let k = &c.keys;

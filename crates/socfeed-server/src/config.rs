@@ -53,6 +53,8 @@ pub struct Config {
     pub max_messages_per_second: u32,
     pub publish_rate: u32,
     pub handshake_timeout: Duration,
+    /// When set, `/metrics` needs `Authorization: Bearer <it>`.
+    pub metrics_token: Option<String>,
 }
 
 /// Why settings are not valid.
@@ -86,6 +88,7 @@ impl Default for Config {
             max_messages_per_second: 20,
             publish_rate: 10_000,
             handshake_timeout: Duration::from_secs(10),
+            metrics_token: None,
         }
     }
 }

@@ -14,7 +14,6 @@ use tokio::io::AsyncWrite;
 /// Frames per vectored write (two slices each, well under the kernel's 1024).
 const FRAMES_PER_WRITE: usize = 64;
 
-
 /// A frame's header (`H` below) writes itself for a payload of `len` bytes into the buffer and
 /// returns its length. No header: the frames are the bytes.
 pub(crate) fn no_header(_: usize, _: &mut [u8; MAX_HEADER]) -> usize {

@@ -59,3 +59,23 @@ async fn shutdown_closes_sessions_with_1001_and_keeps_events_across_restart() {
     }
     assert_eq!(s.publish_one(&p, "alert.created", json!({})).await, 6);
 }
+
+/// With `--metrics-token`, `/metrics` answers only a request bearing it.
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    let s = TestServer::start_with(|c| c.metrics_token = Some("m-secret".into())).await;
+    assert_eq!(s.get("/metrics").await.0, 401);
+    let get = |token: &'static str| {
+        reqwest::Client::new()
+            .get(s.http("/metrics"))
+            .bearer_auth(token)
+            .send()
+    };
+    let refused = get("wrong").await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    assert_eq!(refused.headers()["www-authenticate"], "Bearer");
+    let ok = get("m-secret").await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    assert!(ok.text().await.unwrap().contains("socfeed_connections"));
+    assert_eq!(s.get("/healthz").await.0, 200, "only /metrics is guarded");
+}
