@@ -470,9 +470,16 @@ pub async fn raw_ws(addr: SocketAddr, path: &str) -> tokio::net::TcpStream {
 }
 
 /// Reads server frames (unmasked) until a Close frame; returns its code.
-pub async fn read_close_code(mut tcp: tokio::net::TcpStream) -> u16 {
+pub async fn read_close_code(tcp: tokio::net::TcpStream) -> u16 {
+    read_close(tcp).await.0
+}
+
+/// Reads server frames (unmasked) until a Close frame; returns its code and the bytes of the
+/// frames before it.
+pub async fn read_close(mut tcp: tokio::net::TcpStream) -> (u16, u64) {
     use tokio::io::AsyncReadExt;
     let deadline = tokio::time::Instant::now() + WAIT;
+    let mut before = 0u64;
     loop {
         let mut h = [0u8; 2];
         tokio::time::timeout_at(deadline, tcp.read_exact(&mut h))
@@ -491,12 +498,14 @@ pub async fn read_close_code(mut tcp: tokio::net::TcpStream) -> u16 {
             len = u64::from_be_bytes(b);
         }
         let mut payload = vec![0u8; usize::try_from(len).expect("raw websocket io")];
-        tcp.read_exact(&mut payload)
+        tokio::time::timeout_at(deadline, tcp.read_exact(&mut payload))
             .await
+            .expect("raw websocket io")
             .expect("raw websocket io");
         if opcode == 0x8 {
-            return u16::from_be_bytes([payload[0], payload[1]]);
+            return (u16::from_be_bytes([payload[0], payload[1]]), before);
         }
+        before += 2 + len;
     }
 }
 

@@ -1,7 +1,6 @@
 //! Who may open a feed connection: a verified subscriber of one tenant, within the connection
 //! limits of that tenant and of the client's address.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use axum::http::{HeaderMap, StatusCode};
@@ -40,10 +39,10 @@ impl From<Denied> for Refusal {
 pub(crate) fn admit(
     state: &AppState,
     headers: &HeaderMap,
-    query: &HashMap<String, String>,
+    raw_query: Option<&str>,
     ip: IpAddr,
 ) -> (Result<Admitted, Refusal>, Option<TokenSource>) {
-    let (principal, source) = auth::authenticate_feed(state, headers, query);
+    let (principal, source) = auth::authenticate_feed(state, headers, raw_query);
     let admitted = principal.map_err(Refusal::from).and_then(|p| match p {
         Principal {
             claims,

@@ -1,6 +1,5 @@
 //! Who is asking: the token taken from a request, verified, and checked for the needed role.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::http::HeaderMap;
@@ -42,16 +41,7 @@ pub(crate) fn find_token<'a>(
     if let Some(t) = query_token.filter(|t| !t.is_empty()) {
         return Some((t, TokenSource::Query));
     }
-    let protocols = headers
-        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)?
-        .to_str()
-        .ok()?;
-    let mut parts = protocols.split(',').map(str::trim);
-    parts.find(|p| p.eq_ignore_ascii_case("bearer"))?;
-    parts
-        .next()
-        .filter(|t| !t.is_empty())
-        .map(|t| (t, TokenSource::Subprotocol))
+    subprotocol_token(headers)
 }
 
 /// A refused request: 4001/401 or 4003/403, with a message safe to show (never the token).
@@ -113,31 +103,73 @@ pub(crate) fn authenticate(
 }
 
 /// Authenticates a feed request: a `?ticket=` (single use) or a token from the header, the query
-/// or the subprotocol. Returns the principal and where a token came from.
+/// (`raw_query`, as sent) or the subprotocol. A request carrying more than one credential (two
+/// different tokens, a token and a ticket, two tickets) is refused: which one counts would be a
+/// guess. Returns the principal and where its token came from.
 pub(crate) fn authenticate_feed(
     state: &AppState,
     headers: &HeaderMap,
-    query: &HashMap<String, String>,
+    raw_query: Option<&str>,
 ) -> (Result<Principal, Denied>, Option<TokenSource>) {
-    if let Some(ticket) = query.get("ticket") {
-        let result = state
+    let mut tickets = Vec::new();
+    let mut query_tokens = Vec::new();
+    for (key, value) in form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes()) {
+        match &*key {
+            "ticket" => tickets.push(value),
+            "token" if !value.is_empty() => query_tokens.push(value),
+            _ => {}
+        }
+    }
+    let header = find_token(headers, None).filter(|(_, s)| *s == TokenSource::Header);
+    let protocol = subprotocol_token(headers);
+    let mut tokens: Vec<(&str, TokenSource)> = Vec::new();
+    tokens.extend(header);
+    tokens.extend(query_tokens.iter().map(|t| (&**t, TokenSource::Query)));
+    tokens.extend(protocol);
+    let distinct = {
+        let mut all: Vec<&str> = tokens.iter().map(|(t, _)| *t).collect();
+        all.sort_unstable();
+        all.dedup();
+        all.len()
+    };
+    let result = if tickets.len() + distinct.min(1) > 1 || distinct > 1 {
+        Err(Denied::Unauthorized(
+            "ambiguous_credentials: the request carries more than one token or ticket".into(),
+        ))
+    } else if let Some(ticket) = tickets.first() {
+        state
             .tickets
             .redeem(ticket, Instant::now())
             .ok_or_else(|| Denied::Unauthorized("invalid, used or expired ticket".into()))
-            .and_then(|claims| principal(claims, Role::Subscriber));
-        if let Err(Denied::Unauthorized(_)) = &result {
-            state.metrics.auth_failures.inc();
-        }
-        return (result, None);
+            .and_then(|claims| principal(claims, Role::Subscriber))
+    } else {
+        let found = tokens.first().copied();
+        let result = authenticate(
+            &state.verifier(),
+            &state.metrics,
+            found.map(|f| f.0),
+            Role::Subscriber,
+        );
+        return (result, found.map(|f| f.1));
+    };
+    if let Err(Denied::Unauthorized(_)) = &result {
+        state.metrics.auth_failures.inc();
     }
-    let found = find_token(headers, query.get("token").map(String::as_str));
-    let result = authenticate(
-        &state.verifier(),
-        &state.metrics,
-        found.map(|f| f.0),
-        Role::Subscriber,
-    );
-    (result, found.map(|f| f.1))
+    (result, None)
+}
+
+/// The token of `Sec-WebSocket-Protocol: bearer, <jwt>`.
+fn subprotocol_token(headers: &HeaderMap) -> Option<(&str, TokenSource)> {
+    let protocols = headers
+        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)?
+        .to_str()
+        .ok()?;
+    let mut parts = protocols.split(',').map(str::trim);
+    parts.find(|p| p.eq_ignore_ascii_case("bearer"))?;
+    parts
+        .next()
+        .filter(|t| !t.is_empty())
+        .map(|t| (t, TokenSource::Subprotocol))
 }
 
 /// Checks verified claims for `role`.

@@ -1,5 +1,6 @@
-//! `POST /v1/tickets`: a subscriber trades its Bearer token for a single-use ticket valid 30 s,
-//! accepted as `?ticket=` by `/ws`, `/v1/soc/feed` and `/v1/soc/feed/sse`.
+//! `POST /v1/tickets`: a subscriber trades its Bearer token for a single-use ticket valid 30 s (less
+//! when the token expires sooner), accepted as `?ticket=` by `/ws`, `/v1/soc/feed` and
+//! `/v1/soc/feed/sse`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,7 +13,6 @@ use serde_json::json;
 use socfeed_proto::Role;
 
 use super::auth;
-use super::tickets::TTL;
 use crate::state::AppState;
 
 pub(crate) async fn handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -34,9 +34,9 @@ pub(crate) async fn handler(State(state): State<Arc<AppState>>, headers: HeaderM
             }
         };
     match state.tickets.issue(principal.claims, Instant::now()) {
-        Ok(ticket) => (
+        Ok((ticket, life)) => (
             StatusCode::CREATED,
-            Json(json!({"ticket": ticket, "expires_in": TTL.as_secs()})),
+            Json(json!({"ticket": ticket, "expires_in": life.as_secs()})),
         )
             .into_response(),
         Err(e) => (

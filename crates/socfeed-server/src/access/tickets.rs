@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::PoisonError;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use socfeed_proto::Claims;
 
@@ -12,6 +12,14 @@ use socfeed_proto::Claims;
 pub(crate) const TTL: Duration = Duration::from_secs(30);
 /// Outstanding tickets kept at most (expired ones are dropped first).
 const MAX_OUTSTANDING: usize = 100_000;
+
+/// How long until `exp` (unix seconds).
+fn remaining(exp: u64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_secs(exp).saturating_sub(now)
+}
 
 /// Why a ticket could not be issued.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,8 +33,13 @@ pub(crate) struct Tickets {
 }
 
 impl Tickets {
-    /// Issues a ticket carrying `claims`, valid for [`TTL`].
-    pub(crate) fn issue(&self, claims: Claims, now: Instant) -> Result<String, TooMany> {
+    /// Issues a ticket carrying `claims`, valid for [`TTL`] or the token's remaining life,
+    /// whichever is shorter; returns it and how long it is valid.
+    pub(crate) fn issue(
+        &self,
+        claims: Claims,
+        now: Instant,
+    ) -> Result<(String, Duration), TooMany> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= MAX_OUTSTANDING {
             map.retain(|_, (_, expires)| *expires > now);
@@ -39,8 +52,9 @@ impl Tickets {
             rand::random::<u64>(),
             rand::random::<u64>()
         );
-        map.insert(ticket.clone(), (claims, now + TTL));
-        Ok(ticket)
+        let life = TTL.min(remaining(claims.exp));
+        map.insert(ticket.clone(), (claims, now + life));
+        Ok((ticket, life))
     }
 
     /// Redeems a ticket once: its claims when it exists and has not expired.
@@ -71,11 +85,31 @@ mod tests {
             iat: None,
         };
         let now = Instant::now();
-        let a = t.issue(claims.clone(), now).unwrap();
+        let (a, life) = t.issue(claims.clone(), now).unwrap();
+        assert_eq!(life, TTL);
         assert_eq!(t.redeem(&a, now).unwrap().sub, "u");
         assert!(t.redeem(&a, now).is_none(), "single use");
-        let b = t.issue(claims, now).unwrap();
+        let (b, _) = t.issue(claims.clone(), now).unwrap();
         assert!(t.redeem(&b, now + TTL).is_none(), "expired");
+        let soon = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3;
+        let (c, life) = t
+            .issue(
+                Claims {
+                    exp: soon,
+                    ..claims
+                },
+                now,
+            )
+            .unwrap();
+        assert!(
+            life <= Duration::from_secs(3),
+            "bounded by the token: {life:?}"
+        );
+        assert!(t.redeem(&c, now + Duration::from_secs(4)).is_none());
         assert!(t.redeem("tkt_unknown", now).is_none());
     }
 }

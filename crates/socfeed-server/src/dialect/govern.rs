@@ -64,7 +64,7 @@ pub(crate) fn sse_stream(state: Arc<AppState>, head: Parts, peer: SocketAddr, io
             return;
         }
     };
-    let request = FeedRequestParts::new(state, query, headers, peer);
+    let request = FeedRequestParts::new(state, uri.query(), query, headers, peer);
     let grace = request
         .state
         .config

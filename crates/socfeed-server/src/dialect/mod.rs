@@ -50,6 +50,7 @@ impl FromRequestParts<Arc<AppState>> for FeedRequestParts {
             .map_err(IntoResponse::into_response)?;
         Ok(FeedRequestParts::new(
             Arc::clone(state),
+            parts.uri.query(),
             query,
             parts.headers.clone(),
             peer,
@@ -61,11 +62,12 @@ impl FeedRequestParts {
     /// Admits the request of `peer`.
     fn new(
         state: Arc<AppState>,
+        raw_query: Option<&str>,
         query: HashMap<String, String>,
         headers: HeaderMap,
         peer: SocketAddr,
     ) -> FeedRequestParts {
-        let (admitted, source) = access::admit(&state, &headers, &query, peer.ip());
+        let (admitted, source) = access::admit(&state, &headers, raw_query, peer.ip());
         FeedRequestParts {
             state,
             query,

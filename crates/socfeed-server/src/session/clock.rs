@@ -81,6 +81,11 @@ impl Clock {
     }
 }
 
+/// When a token with `exp` (unix seconds) expires, `leeway` included.
+pub(super) fn expiry(exp: u64, leeway: Duration) -> Instant {
+    Instant::now() + until_expiry(exp, leeway)
+}
+
 fn until_expiry(exp: u64, leeway: Duration) -> Duration {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

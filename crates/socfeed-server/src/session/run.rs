@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::clock::{Clock, Due, Pace};
+use super::clock::{self, Clock, Due, Pace};
 use super::{Conn, End, Fault, Reply, Scope};
 use crate::access::Bucket;
 use crate::fanout::{Delivery, Queue, Taken};
@@ -55,11 +55,14 @@ pub(super) async fn run<T: Transport, P: Protocol<T>>(
     scope: &Scope,
     queue: Queue,
 ) -> End {
-    // Awaited apart from the match, so that the start's box is freed before the loop runs.
-    let started = Box::pin(protocol.start(conn, scope)).await;
+    // A replay stops when the token expires: nothing is sent after that. (Awaited apart from the
+    // match, so that the start's box is freed before the loop runs.)
+    let expires = clock::expiry(scope.expires, scope.state.config.keys.leeway);
+    let started = tokio::time::timeout_at(expires, Box::pin(protocol.start(conn, scope))).await;
     match started {
-        Ok(()) => drive(protocol, conn, scope, queue).await,
-        Err(end) => end,
+        Ok(Ok(())) => drive(protocol, conn, scope, queue).await,
+        Ok(Err(end)) => end,
+        Err(_) => End::TokenExpired,
     }
 }
 
@@ -158,7 +161,14 @@ async fn drive<T: Transport, P: Protocol<T>>(
                         // was published in, before the message changes subscriptions or filters.
                         if let Err(end) = drain(&mut queue, &mut batch) { return end; }
                         if let Err(end) = send_batch(protocol, conn, scope, &mut batch).await { return end; }
-                        Box::pin(protocol.on_text(conn, scope, &text)).await
+                        // A subscribe's replay stops when the token expires, like the start's.
+                        let handled = Box::pin(async {
+                            let expires = clock::expiry(scope.expires, config.keys.leeway);
+                            let on_text = protocol.on_text(conn, scope, &text);
+                            tokio::time::timeout_at(expires, on_text).await
+                        })
+                        .await;
+                        handled.unwrap_or(Err(Fault::End(End::TokenExpired)))
                     }
                     Incoming::Binary => Err(Fault::client("bad_request", "binary frames are not supported; send JSON text")),
                     Incoming::Close(_) => return End::ClientClosed,

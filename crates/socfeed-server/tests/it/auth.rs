@@ -372,3 +372,157 @@ async fn issuer_bound_keys_never_verify_another_issuers_tokens() {
         assert_eq!(close_code(&s, &format!("?token={t}")).await, 4001, "{name}");
     }
 }
+
+/// A backlog larger than socket buffers hold: 400 events of 60 KB (24 MB).
+async fn big_backlog(s: &TestServer, tenant: &str) -> u64 {
+    let blob = "x".repeat(60_000);
+    let p = socfeed_testkit::pub_token(tenant);
+    for _ in 0..40 {
+        let batch: Vec<Value> = (0..10)
+            .map(|_| json!({"type": "alert.new", "payload": {"blob": blob}}))
+            .collect();
+        s.publish_batch(&p, &batch).await;
+    }
+    400 * 60_000
+}
+
+/// A token that expires during a replay ends the session with 4001 (or an SSE `token_expired`
+/// event) when it expires: the rest of the replay is not sent. The clients read nothing until
+/// the token has expired.
+#[tokio::test]
+async fn a_replay_stops_when_the_token_expires() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start().await;
+    let backlog = big_backlog(&s, "acme").await;
+    let short = || token_with("acme", &[Role::Subscriber], None, Duration::from_secs(2));
+    let govern =
+        socfeed_testkit::raw_ws(s.addr, &format!("/v1/soc/feed?token={}&since=0", short())).await;
+    let mut aisoc = socfeed_testkit::raw_ws(s.addr, &format!("/ws?token={}", short())).await;
+    let subscribe = br#"{"type":"subscribe","channel":"all","since":0}"#;
+    aisoc
+        .write_all(&socfeed_proto::wsframe::client_frame(
+            true,
+            0x1,
+            subscribe,
+            [1, 2, 3, 4],
+        ))
+        .await
+        .unwrap();
+    let mut sse = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let request = format!(
+        "GET /v1/soc/feed/sse?token={}&since=0 HTTP/1.1\r\nHost: x\r\n\r\n",
+        short()
+    );
+    sse.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for (name, tcp) in [("GOVERN", govern), ("AiSOC", aisoc)] {
+        let (code, bytes) = socfeed_testkit::read_close(tcp).await;
+        assert_eq!(code, 4001, "{name}");
+        assert!(
+            bytes < backlog / 2,
+            "{name}: {bytes} of {backlog} bytes sent"
+        );
+    }
+    let mut got = Vec::new();
+    tokio::time::timeout(socfeed_testkit::WAIT, sse.read_to_end(&mut got))
+        .await
+        .expect("the SSE stream ends")
+        .unwrap();
+    let text = String::from_utf8_lossy(&got);
+    let tail = &text[text.len().saturating_sub(200)..];
+    let last = tail
+        .rsplit("\n\n")
+        .find(|e| !e.trim().is_empty())
+        .unwrap_or("");
+    assert!(
+        last.starts_with("event: error\ndata: ") && last.contains(r#""code":"token_expired""#),
+        "the stream ends with a token_expired error: {tail}"
+    );
+    assert!(
+        (got.len() as u64) < backlog / 2,
+        "SSE: {} of {backlog} bytes sent",
+        got.len()
+    );
+}
+
+/// A ticket is valid no longer than its token.
+#[tokio::test]
+async fn tickets_never_outlive_their_token() {
+    let s = TestServer::start().await;
+    let token = token_with("acme", &[Role::Subscriber], None, Duration::from_secs(1));
+    let reply: Value = reqwest::Client::new()
+        .post(s.http("/v1/tickets"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(reply["expires_in"].as_u64().unwrap() <= 1, "{reply}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ticket = reply["ticket"].as_str().unwrap();
+    assert_eq!(close_code(&s, &format!("?ticket={ticket}")).await, 4001);
+}
+
+/// A request that carries two different tokens, or a token and a ticket, is refused: 4001 on a
+/// WebSocket, 401 on SSE, `ambiguous_credentials` either way. The same token twice is one
+/// credential.
+#[tokio::test]
+async fn ambiguous_credentials_are_refused() {
+    let s = TestServer::start().await;
+    let (a, b) = (
+        token("acme", &[Role::Subscriber]),
+        token_with("acme", &[Role::Subscriber], None, Duration::from_secs(120)),
+    );
+    assert_ne!(a, b);
+    let ticket: Value = reqwest::Client::new()
+        .post(s.http("/v1/tickets"))
+        .bearer_auth(&a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ticket = ticket["ticket"].as_str().unwrap().to_owned();
+    let bearer_b = format!("Bearer {b}");
+    let refused = |query: String, headers: Vec<(&'static str, String)>| {
+        let s = &s;
+        async move {
+            let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (mut c, _) = WsClient::connect_with(&format!("{}{query}", s.ws("/ws")), &hs).await;
+            let closed = c.expect_close().await;
+            assert_eq!(closed.code, 4001, "{query} {headers:?}");
+            assert!(closed.reason.contains("ambiguous"), "{closed:?}");
+        }
+    };
+    refused(
+        format!("?token={a}"),
+        vec![("authorization", bearer_b.clone())],
+    )
+    .await;
+    refused(format!("?token={a}&token={b}"), vec![]).await;
+    refused(format!("?token={a}&ticket={ticket}"), vec![]).await;
+    refused(
+        format!("?ticket={ticket}"),
+        vec![("authorization", format!("Bearer {a}"))],
+    )
+    .await;
+    // SSE: a plain 401 naming the reason.
+    let sse = reqwest::Client::new()
+        .get(format!("{}?token={a}", s.http("/v1/soc/feed/sse")))
+        .header("authorization", &bearer_b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status().as_u16(), 401);
+    assert!(sse.text().await.unwrap().contains("ambiguous_credentials"));
+    // One token sent twice is one credential.
+    let (mut same, _) = WsClient::connect_with(
+        &format!("{}?token={a}", s.ws("/ws")),
+        &[("authorization", &format!("Bearer {a}"))],
+    )
+    .await;
+    same.subscribe("all", None).await;
+}
