@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -65,16 +64,15 @@ pub(crate) fn sse_stream(state: Arc<AppState>, head: Parts, peer: SocketAddr, io
         }
     };
     let request = FeedRequestParts::new(state, uri.query(), query, headers, peer);
-    let grace = request
-        .state
-        .config
-        .heartbeat_interval
-        .max(Duration::from_secs(5));
+    let (stall, grace) = (
+        super::stall(&request.state),
+        super::close_grace(&request.state),
+    );
     match SseStart::admit(request) {
         Ok(start) => {
             let start = Box::new(start);
             tokio::spawn(async move {
-                let opened = SseStream::open(io, grace).await;
+                let opened = SseStream::open(io, stall, grace).await;
                 if let Ok(transport) = opened {
                     start.run(transport).await;
                 }

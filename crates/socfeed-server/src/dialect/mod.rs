@@ -92,9 +92,24 @@ where
         ..
     } = request;
     let limit = state.config.max_message_size;
-    // A close frame may wait this long behind a full socket: the heartbeat interval, at least 5 s.
-    let grace = state.config.heartbeat_interval.max(Duration::from_secs(5));
+    let (stall, grace) = (stall(&state), close_grace(&state));
     ws.on_upgrade(access::subprotocol(source), limit, move |socket| {
-        session::open(WsTransport::new(socket, grace), state, admitted, make)
+        session::open(
+            WsTransport::new(socket, stall, grace),
+            state,
+            admitted,
+            make,
+        )
     })
+}
+
+/// How long a write may make no progress before the session is dropped as a slow consumer:
+/// two heartbeat intervals.
+fn stall(state: &AppState) -> Duration {
+    state.config.heartbeat_interval * 2
+}
+
+/// How long a close may wait behind a full socket: the heartbeat interval, at least 5 s.
+fn close_grace(state: &AppState) -> Duration {
+    state.config.heartbeat_interval.max(Duration::from_secs(5))
 }

@@ -44,7 +44,10 @@ impl<T: Transport> Conn<T> {
     {
         tokio::select! {
             biased;
-            r = f => r.map_err(|_| End::PeerGone),
+            r = f => r.map_err(|e| match e.kind() {
+                std::io::ErrorKind::TimedOut => End::Stalled,
+                _ => End::PeerGone,
+            }),
             signal = signals.ended() => Err(match signal {
                 Taken::Overflowed => End::Overflow,
                 _ => End::Shutdown,

@@ -12,6 +12,10 @@ pub(crate) enum End {
     /// Its queue overflowed: it missed events and must resume (4008).
     #[error("the session's queue overflowed")]
     Overflow,
+    /// Its socket took no byte for two heartbeat intervals while a write waited: the client
+    /// stopped reading. Dropped (a close frame could not reach it), counted as a slow consumer.
+    #[error("the client stopped reading")]
+    Stalled,
     /// The server is shutting down (1001).
     #[error("the server is shutting down")]
     Shutdown,
@@ -50,7 +54,7 @@ impl End {
             End::Protocol(e) => CloseCode(e.close_code()),
             End::ClientClosed => CloseCode::NORMAL,
             End::Storage(_) => CloseCode::INTERNAL_ERROR,
-            End::PeerGone => return None,
+            End::Stalled | End::PeerGone => return None,
         })
     }
 
@@ -138,6 +142,7 @@ mod tests {
             (End::Protocol(FrameError::BadUtf8), Some(1007)),
             (End::ClientClosed, Some(1000)),
             (End::Storage(LogError::Closed), Some(1011)),
+            (End::Stalled, None),
             (End::PeerGone, None),
         ];
         for (end, code) in cases {

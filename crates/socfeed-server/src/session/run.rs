@@ -86,6 +86,9 @@ pub(super) async fn finish<T: Transport, P: Protocol<T>>(
         End::Silent => {
             metrics.heartbeat_timeouts.inc();
         }
+        End::Stalled => {
+            metrics.slow_consumer_closes.inc();
+        }
         _ => {}
     }
     let message = end.error().map(|(code, text)| protocol.error(code, text));

@@ -7,6 +7,7 @@ use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use socfeed_proto::wsframe::MAX_HEADER;
 use tokio::io::AsyncWrite;
@@ -20,14 +21,39 @@ pub(crate) fn no_header(_: usize, _: &mut [u8; MAX_HEADER]) -> usize {
     0
 }
 
+/// Far enough to mean never (a year).
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// What a connection did not take yet (unallocated when empty).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Pending {
     bytes: Vec<u8>,
     from: usize,
+    /// A flush that hands the connection no byte for this long fails with `TimedOut`.
+    stall: Duration,
+}
+
+impl Default for Pending {
+    fn default() -> Pending {
+        Pending::new(NEVER)
+    }
 }
 
 impl Pending {
+    /// Nothing pending; a flush stuck for `stall` fails.
+    pub(crate) fn new(stall: Duration) -> Pending {
+        Pending {
+            bytes: Vec::new(),
+            from: 0,
+            stall,
+        }
+    }
+
+    /// Makes a flush stuck for `stall` fail.
+    pub(crate) fn set_stall(&mut self, stall: Duration) {
+        self.stall = stall;
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
@@ -126,11 +152,14 @@ impl Pending {
         frames.len() / 2
     }
 
-    /// Writes whatever is pending. Cancel-safe: progress is kept.
+    /// Writes whatever is pending. Cancel-safe: progress is kept. Fails with `TimedOut` when
+    /// the connection takes no byte for the stall time (a client that stopped reading).
     pub(crate) async fn flush<S: AsyncWrite + Unpin>(&mut self, io: &mut S) -> io::Result<()> {
         while self.from < self.bytes.len() {
-            let written =
-                poll_fn(|cx| Pin::new(&mut *io).poll_write(cx, &self.bytes[self.from..])).await?;
+            let write = poll_fn(|cx| Pin::new(&mut *io).poll_write(cx, &self.bytes[self.from..]));
+            let written = tokio::time::timeout(self.stall, write)
+                .await
+                .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }

@@ -215,3 +215,60 @@ async fn tickets_are_single_use_and_keep_tokens_out_of_urls() {
     assert_eq!(ticket("bad".into()).await.0, 401);
     assert_eq!(ticket(token("acme", &[Role::Publisher])).await.0, 403);
 }
+
+/// Waits until `/metrics` has every line of `want`.
+async fn metrics_reach(s: &TestServer, want: &[&str]) -> String {
+    let deadline = tokio::time::Instant::now() + socfeed_testkit::WAIT;
+    loop {
+        let (_, text) = s.get("/metrics").await;
+        if want.iter().all(|w| text.lines().any(|l| l == *w)) {
+            return text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "metrics never had {want:?}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A client that stops reading while a write waits (here: a 12 MB replay) is dropped once its
+/// socket has taken nothing for two heartbeat intervals, and counted as a slow consumer, though
+/// its queue never overflowed and its silence could not be checked while the write waited.
+#[tokio::test]
+async fn a_socket_that_stops_draining_is_dropped() {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::start_with(|c| {
+        c.heartbeat_interval = Duration::from_millis(300);
+        c.queue_len = 100_000;
+    })
+    .await;
+    let blob = "x".repeat(60_000);
+    let p = pub_token("acme");
+    for _ in 0..20 {
+        let batch: Vec<Value> = (0..10)
+            .map(|_| json!({"type": "alert.new", "payload": {"blob": blob}}))
+            .collect();
+        s.publish_batch(&p, &batch).await;
+    }
+    let mut raw =
+        socfeed_testkit::raw_ws(s.addr, &format!("/ws?token={}", sub_token("acme"))).await;
+    let subscribe = br#"{"type":"subscribe","channel":"all","since":0}"#;
+    raw.write_all(&socfeed_proto::wsframe::client_frame(
+        true,
+        0x1,
+        subscribe,
+        [9, 9, 9, 9],
+    ))
+    .await
+    .unwrap();
+    metrics_reach(
+        &s,
+        &[
+            "socfeed_slow_consumer_closes_total 1",
+            "socfeed_connections 0",
+        ],
+    )
+    .await;
+    drop(raw);
+}

@@ -36,13 +36,18 @@ pub(crate) struct SseStream<S = TcpStream> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> SseStream<S> {
     /// Answers the request: the response head and the retry hint.
-    pub(crate) async fn open(mut io: S, close_grace: Duration) -> io::Result<SseStream<S>> {
+    /// A write the client takes no byte of for `stall` fails (`TimedOut`).
+    pub(crate) async fn open(
+        mut io: S,
+        stall: Duration,
+        close_grace: Duration,
+    ) -> io::Result<SseStream<S>> {
         let mut start = response_head(StatusCode::OK, &HEADERS);
         start.push_str(&sse::retry(RETRY_MS));
         io.write_all(start.as_bytes()).await?;
         Ok(SseStream {
             io,
-            pending: Pending::default(),
+            pending: Pending::new(stall),
             close_grace,
         })
     }
@@ -122,7 +127,7 @@ mod tests {
     #[tokio::test]
     async fn a_stream_is_a_head_then_events() {
         let (server, mut client) = tokio::io::duplex(4096);
-        let mut stream = SseStream::open(server, Duration::from_secs(1))
+        let mut stream = SseStream::open(server, Duration::from_secs(1), Duration::from_secs(1))
             .await
             .unwrap();
         let frame = Bytes::from_static(b"id: 1\nevent: a.b\ndata: {}\n\n");

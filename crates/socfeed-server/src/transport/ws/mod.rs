@@ -22,8 +22,14 @@ pub(crate) struct WsTransport {
 }
 
 impl WsTransport {
-    /// A transport over `socket`; a close frame gets `close_grace` to go out.
-    pub(crate) fn new(socket: ServerSocket, close_grace: Duration) -> WsTransport {
+    /// A transport over `socket`; a write the client takes no byte of for `stall` fails
+    /// (`TimedOut`), a close frame gets `close_grace` to go out.
+    pub(crate) fn new(
+        mut socket: ServerSocket,
+        stall: Duration,
+        close_grace: Duration,
+    ) -> WsTransport {
+        socket.set_stall(stall);
         WsTransport {
             socket,
             close_grace,

@@ -95,6 +95,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         self.pending.write_now(&mut self.io, cx, payloads, &header)
     }
 
+    /// Makes a write the client takes no byte of for `stall` fail with `TimedOut`.
+    pub(crate) fn set_stall(&mut self, stall: Duration) {
+        self.pending.set_stall(stall);
+    }
+
     /// Whether frame bytes wait for the socket.
     pub(crate) fn holds_back(&self) -> bool {
         !self.pending.is_empty()
