@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use socfeed_auth::KeySettings;
-use socfeed_server::{Config, ConfigError, LogBackend, parse_duration, parse_size};
+use socfeed_server::{Config, ConfigError, LogBackend, Networks, parse_duration, parse_size};
 
 /// Declares every setting once: its doc (the `--help` text), type, env var and parser. The flag is
 /// the name with `-`, the TOML key the name itself. Defaults live in the server's
@@ -133,6 +133,10 @@ settings! {
     handshake_timeout: Duration, "SOCFEED_HANDSHAKE_TIMEOUT", parse_duration;
     /// When set, `GET /metrics` needs `Authorization: Bearer <this token>` (otherwise 401).
     metrics_token: String, "SOCFEED_METRICS_TOKEN", from_str::<String>;
+    /// Reverse proxies (comma-separated networks, e.g. `10.0.0.0/8,192.0.2.7`) whose
+    /// `Forwarded` / `X-Forwarded-For` headers name the client address, for per-address limits;
+    /// anyone else's are ignored.
+    trusted_proxies: Networks, "SOCFEED_TRUSTED_PROXIES", from_str::<Networks>;
 }
 
 /// Why settings could not be resolved.
@@ -211,6 +215,7 @@ pub fn resolve(mut args: ServeArgs) -> Result<Config, SettingsError> {
             .metrics_token
             .filter(|t| !t.is_empty())
             .or(d.metrics_token),
+        trusted_proxies: a.trusted_proxies.map_or(d.trusted_proxies, |n| n.0),
     };
     c.validate()?;
     let k = &c.keys;

@@ -55,6 +55,8 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// When set, `/metrics` needs `Authorization: Bearer <it>`.
     pub metrics_token: Option<String>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` name the client address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Why settings are not valid.
@@ -89,6 +91,7 @@ impl Default for Config {
             publish_rate: 10_000,
             handshake_timeout: Duration::from_secs(10),
             metrics_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -136,6 +139,28 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// Networks, comma-separated: `10.0.0.0/8, 192.0.2.7, fd00::/8` (an address alone is itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Networks(pub Vec<ipnet::IpNet>);
+
+impl std::str::FromStr for Networks {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Networks, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("{n:?} is not a network (write e.g. 10.0.0.0/8 or 192.0.2.7)")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Networks)
     }
 }
 

@@ -4,12 +4,14 @@
 
 mod admit;
 mod auth;
+mod client;
 mod limits;
 mod ticket_route;
 mod tickets;
 
 pub(crate) use self::admit::{Admitted, Refusal, admit};
 pub(crate) use self::auth::{Principal, TokenSource, authenticate, find_token, subprotocol};
+pub(crate) use self::client::client_ip;
 pub(crate) use self::limits::{Bucket, Limits, Slot};
 pub(crate) use self::ticket_route::handler as tickets_handler;
 pub(crate) use self::tickets::Tickets;

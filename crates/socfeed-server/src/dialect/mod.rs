@@ -67,7 +67,8 @@ impl FeedRequestParts {
         headers: HeaderMap,
         peer: SocketAddr,
     ) -> FeedRequestParts {
-        let (admitted, source) = access::admit(&state, &headers, raw_query, peer.ip());
+        let client = access::client_ip(peer, &headers, &state.config.trusted_proxies);
+        let (admitted, source) = access::admit(&state, &headers, raw_query, client);
         FeedRequestParts {
             state,
             query,

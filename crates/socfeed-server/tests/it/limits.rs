@@ -272,3 +272,43 @@ async fn a_socket_that_stops_draining_is_dropped() {
     .await;
     drop(raw);
 }
+
+/// Behind a trusted proxy the per-address limit counts the forwarded client address; from
+/// anyone else the forwarding headers are ignored.
+#[tokio::test]
+async fn trusted_proxies_name_the_client_address() {
+    async fn open(s: &TestServer, forwarded_for: &str) -> (WsClient, Value) {
+        let url = ws_url(s, "acme");
+        let (mut c, _) = WsClient::connect_with(&url, &[("x-forwarded-for", forwarded_for)]).await;
+        c.send_json(&json!({"type":"subscribe","channel":"all"}))
+            .await;
+        let first = c.next_json_within(socfeed_testkit::WAIT).await;
+        let first = match first {
+            Ok(Some(v)) => v,
+            Ok(None) => Value::Null,
+            Err(closed) => json!({"closed": closed.code}),
+        };
+        (c, first)
+    }
+    let behind = TestServer::start_with(|c| {
+        c.max_connections_per_ip = 1;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let (_a, first) = open(&behind, "203.0.113.1").await;
+    assert_eq!(first["type"], "subscribed", "{first}");
+    let (_b, second) = open(&behind, "203.0.113.1").await;
+    assert_eq!(second, json!({"closed": 4029}), "the same client again");
+    let (_c, other) = open(&behind, "198.51.100.2, 203.0.113.2").await;
+    assert_eq!(other["type"], "subscribed", "another client: {other}");
+
+    let direct = TestServer::start_with(|c| c.max_connections_per_ip = 1).await;
+    let (_a, first) = open(&direct, "203.0.113.1").await;
+    assert_eq!(first["type"], "subscribed", "{first}");
+    let (_b, second) = open(&direct, "203.0.113.2").await;
+    assert_eq!(
+        second,
+        json!({"closed": 4029}),
+        "untrusted headers are ignored"
+    );
+}
