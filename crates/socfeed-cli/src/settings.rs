@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use socfeed_auth::KeySettings;
-use socfeed_server::{Config, ConfigError, LogBackend, Networks, parse_duration, parse_size};
+use socfeed_server::{
+    Config, ConfigError, LogBackend, Networks, Origins, parse_duration, parse_size,
+};
 
 /// Declares every setting once: its doc (the `--help` text), type, env var and parser. The flag is
 /// the name with `-`, the TOML key the name itself. Defaults live in the server's
@@ -137,6 +139,10 @@ settings! {
     /// `Forwarded` / `X-Forwarded-For` headers name the client address, for per-address limits;
     /// anyone else's are ignored.
     trusted_proxies: Networks, "SOCFEED_TRUSTED_PROXIES", from_str::<Networks>;
+    /// Browser origins (comma-separated, e.g. `https://soc.example.com`) that may open a feed
+    /// (others get 403) and that get CORS answers on the SSE feed, `POST /v1/events` and
+    /// `POST /v1/tickets`; `*` allows any [default: *].
+    allowed_origins: Origins, "SOCFEED_ALLOWED_ORIGINS", from_str::<Origins>;
 }
 
 /// Why settings could not be resolved.
@@ -216,6 +222,7 @@ pub fn resolve(mut args: ServeArgs) -> Result<Config, SettingsError> {
             .filter(|t| !t.is_empty())
             .or(d.metrics_token),
         trusted_proxies: a.trusted_proxies.map_or(d.trusted_proxies, |n| n.0),
+        allowed_origins: a.allowed_origins.unwrap_or(d.allowed_origins),
     };
     c.validate()?;
     let k = &c.keys;

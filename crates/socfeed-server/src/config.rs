@@ -57,6 +57,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` name the client address.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Browser origins that may open a feed and get CORS answers.
+    pub allowed_origins: Origins,
 }
 
 /// Why settings are not valid.
@@ -92,6 +94,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             metrics_token: None,
             trusted_proxies: Vec::new(),
+            allowed_origins: Origins::Any,
         }
     }
 }
@@ -139,6 +142,50 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// The browser origins allowed: `*` (any), or a comma-separated list such as
+/// `https://soc.example.com,http://localhost:3000`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origins {
+    Any,
+    List(Vec<String>),
+}
+
+impl Origins {
+    /// Whether a request with this `Origin` header may go on (no header: not a browser's
+    /// cross-origin request, so yes).
+    pub fn allows(&self, origin: Option<&str>) -> bool {
+        match (self, origin) {
+            (Origins::Any, _) | (_, None) => true,
+            (Origins::List(list), Some(o)) => list.iter().any(|a| a.eq_ignore_ascii_case(o)),
+        }
+    }
+}
+
+impl std::str::FromStr for Origins {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Origins, String> {
+        let list: Vec<String> = s
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/'))
+            .filter(|o| !o.is_empty())
+            .map(String::from)
+            .collect();
+        if list.iter().any(|o| o == "*") {
+            return Ok(Origins::Any);
+        }
+        match list
+            .iter()
+            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            Some(bad) => Err(format!(
+                "{bad:?} is not an origin (write e.g. https://soc.example.com, or *)"
+            )),
+            None if list.is_empty() => Err("no origin given (write * for any)".into()),
+            None => Ok(Origins::List(list)),
+        }
     }
 }
 

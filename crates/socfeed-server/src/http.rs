@@ -5,11 +5,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use tower_http::cors::{self, AllowOrigin, CorsLayer};
 
 use crate::access;
+use crate::config::Origins;
 use crate::dialect::{aisoc, govern};
 use crate::ingest;
 use crate::state::AppState;
@@ -29,21 +33,42 @@ pub(crate) fn divert(state: Arc<AppState>) -> Divert {
     }
 }
 
+/// CORS for the routes a dashboard on another origin calls with `fetch` (preflight included).
+fn cors(origins: &Origins) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("last-event-id"),
+        ])
+        .max_age(Duration::from_secs(600));
+    match origins {
+        Origins::Any => layer.allow_origin(cors::Any),
+        Origins::List(list) => layer.allow_origin(AllowOrigin::list(
+            list.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+        )),
+    }
+}
+
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.max_body_size;
-    Router::new()
-        .route("/", get(index))
-        .route("/ws", get(aisoc::handler))
-        .route("/v1/soc/feed", get(govern::ws_handler))
+    let with_cors = Router::new()
         .route("/v1/soc/feed/sse", get(govern::sse_handler))
         .route(
             "/v1/events",
             post(ingest::handler).layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/v1/tickets", post(access::tickets_handler))
+        .layer(cors(&state.config.allowed_origins));
+    Router::new()
+        .route("/", get(index))
+        .route("/ws", get(aisoc::handler))
+        .route("/v1/soc/feed", get(govern::ws_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(with_cors)
         .with_state(state)
 }
 

@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{Config, ConfigError, LogBackend, Networks, parse_duration, parse_size};
+pub use config::{Config, ConfigError, LogBackend, Networks, Origins, parse_duration, parse_size};
 pub use fanout::{Delivery, Hub, Interest, Queue, Registration, Taken};
 pub use metrics::Metrics;
 

@@ -13,11 +13,12 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use socfeed_proto::govern::{self, ClientMsg, ReplayBuilder};
-use socfeed_proto::{Channel, Claims, Filters};
+use socfeed_proto::{Channel, Claims, CloseCode, Filters};
 
 use super::FeedRequestParts;
 use super::feed_request::FeedRequest;
 use crate::access::{Admitted, Refusal};
+use crate::config::Origins;
 use crate::fanout::{Delivery, Format};
 use crate::session::{
     self, Conn, Cursor, End, Fault, Message, Protocol, Reply, Scope, Seam, Subscriptions,
@@ -51,6 +52,16 @@ pub(crate) async fn sse_handler(request: FeedRequestParts) -> Response {
     }
 }
 
+/// The `Access-Control-Allow-Origin` of an SSE answer to an allowed `origin` (the CORS layer
+/// adds it on the router's routes; a diverted stream gets it here).
+fn allow_origin(state: &AppState, origin: Option<&str>) -> Option<String> {
+    match (&state.config.allowed_origins, origin) {
+        (_, None) => None,
+        (Origins::Any, Some(_)) => Some("*".into()),
+        (Origins::List(_), Some(o)) => Some(o.to_owned()),
+    }
+}
+
 /// `GET /v1/soc/feed/sse` as the first request of a connection: the feed as Server-Sent Events
 /// on the connection itself, in a task of its own. Admission happens here; the task that runs
 /// for the stream's life holds only the connection and the boxed session.
@@ -68,11 +79,15 @@ pub(crate) fn sse_stream(state: Arc<AppState>, head: Parts, peer: SocketAddr, io
         super::stall(&request.state),
         super::close_grace(&request.state),
     );
+    let cors = match &request.origin {
+        Ok(origin) => allow_origin(&request.state, origin.as_deref()),
+        Err(()) => None,
+    };
     match SseStart::admit(request) {
         Ok(start) => {
             let start = Box::new(start);
             tokio::spawn(async move {
-                let opened = SseStream::open(io, stall, grace).await;
+                let opened = SseStream::open(io, stall, grace, cors).await;
                 if let Ok(transport) = opened {
                     start.run(transport).await;
                 }
@@ -93,6 +108,13 @@ struct SseStart {
 
 impl SseStart {
     fn admit(request: FeedRequestParts) -> Result<SseStart, Refusal> {
+        if request.origin.is_err() {
+            return Err(Refusal {
+                code: CloseCode::FORBIDDEN,
+                status: StatusCode::FORBIDDEN,
+                message: super::ORIGIN_REFUSED.into(),
+            });
+        }
         let feed = FeedRequest::parse(
             &request.query,
             &request.headers,

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Query};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use socfeed_proto::Claims;
 
@@ -33,6 +33,9 @@ pub(crate) struct FeedRequestParts {
     headers: HeaderMap,
     admitted: Result<Admitted, Refusal>,
     source: Option<TokenSource>,
+    /// The request's `Origin` when it is allowed to open a feed (`Ok(None)`: no `Origin`);
+    /// `Err` when it is not.
+    origin: Result<Option<String>, ()>,
 }
 
 impl FromRequestParts<Arc<AppState>> for FeedRequestParts {
@@ -67,6 +70,16 @@ impl FeedRequestParts {
         headers: HeaderMap,
         peer: SocketAddr,
     ) -> FeedRequestParts {
+        let origin = headers
+            .get(header::ORIGIN)
+            .map(|o| o.to_str().map(str::to_owned).map_err(|_| ()))
+            .transpose()
+            .and_then(
+                |o| match state.config.allowed_origins.allows(o.as_deref()) {
+                    true => Ok(o),
+                    false => Err(()),
+                },
+            );
         let client = access::client_ip(peer, &headers, &state.config.trusted_proxies);
         let (admitted, source) = access::admit(&state, &headers, raw_query, client);
         FeedRequestParts {
@@ -75,9 +88,13 @@ impl FeedRequestParts {
             headers,
             admitted,
             source,
+            origin,
         }
     }
 }
+
+/// The answer to a feed request from an origin that may not open one.
+const ORIGIN_REFUSED: &str = "this origin may not open a feed (see --allowed-origins)";
 
 /// Answers a WebSocket feed request: upgrades first (browsers cannot read a refused upgrade's
 /// status), then runs the session `make` builds, or closes with the refusal's code.
@@ -90,8 +107,12 @@ where
         state,
         admitted,
         source,
+        origin,
         ..
     } = request;
+    if origin.is_err() {
+        return (StatusCode::FORBIDDEN, format!("{ORIGIN_REFUSED}\n")).into_response();
+    }
     let limit = state.config.max_message_size;
     let (stall, grace) = (stall(&state), close_grace(&state));
     ws.on_upgrade(access::subprotocol(source), limit, move |socket| {

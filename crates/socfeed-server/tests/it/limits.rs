@@ -312,3 +312,101 @@ async fn trusted_proxies_name_the_client_address() {
         "untrusted headers are ignored"
     );
 }
+
+/// `--allowed-origins`: a feed opened from another origin is refused with 403 (WebSocket before
+/// the upgrade, SSE as the answer); an allowed origin's SSE, publish and ticket requests get CORS
+/// answers, preflight included. Requests without `Origin` (not from a browser) are not affected.
+#[tokio::test]
+async fn origins_are_checked_and_allowed_ones_get_cors() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(|c| {
+        c.allowed_origins = "https://soc.example.com".parse().unwrap();
+    })
+    .await;
+    let good = "https://soc.example.com";
+    let evil = "https://evil.example";
+    // WebSocket upgrades.
+    for (origin, want) in [(evil, "HTTP/1.1 403"), (good, "HTTP/1.1 101")] {
+        let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        let req = format!(
+            "GET /ws?token={} HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n",
+            sub_token("acme")
+        );
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut head = [0u8; 12];
+        tcp.read_exact(&mut head).await.unwrap();
+        assert_eq!(std::str::from_utf8(&head).unwrap(), want, "{origin}");
+    }
+    // SSE (each a connection's first request).
+    let sse = |origin: &'static str| {
+        reqwest::Client::new()
+            .get(format!(
+                "{}?token={}",
+                s.http("/v1/soc/feed/sse"),
+                sub_token("acme")
+            ))
+            .header("origin", origin)
+            .send()
+    };
+    assert_eq!(sse(evil).await.unwrap().status().as_u16(), 403);
+    let ok = sse(good).await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    assert_eq!(ok.headers()["access-control-allow-origin"], good);
+    assert_eq!(
+        SseClient::connect(
+            &format!("{}?token={}", s.http("/v1/soc/feed/sse"), sub_token("acme")),
+            &[]
+        )
+        .await
+        .status,
+        200,
+        "no Origin: not a browser's cross-origin request"
+    );
+    // Preflight and the publish itself.
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, s.http("/v1/events"))
+        .header("origin", good)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], good);
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("last-event-id"),
+        "{allowed}"
+    );
+    let published = reqwest::Client::new()
+        .post(s.http("/v1/events"))
+        .header("origin", good)
+        .bearer_auth(pub_token("acme"))
+        .json(&json!({"type": "alert.new", "payload": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status().as_u16(), 202);
+    assert_eq!(published.headers()["access-control-allow-origin"], good);
+    let refused = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, s.http("/v1/tickets"))
+        .header("origin", evil)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}

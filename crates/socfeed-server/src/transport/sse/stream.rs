@@ -35,14 +35,21 @@ pub(crate) struct SseStream<S = TcpStream> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> SseStream<S> {
-    /// Answers the request: the response head and the retry hint.
-    /// A write the client takes no byte of for `stall` fails (`TimedOut`).
+    /// Answers the request: the response head and the retry hint. A write the client takes no
+    /// byte of for `stall` fails (`TimedOut`); `allow_origin` is the CORS
+    /// `Access-Control-Allow-Origin` to answer with, if any.
     pub(crate) async fn open(
         mut io: S,
         stall: Duration,
         close_grace: Duration,
+        allow_origin: Option<String>,
     ) -> io::Result<SseStream<S>> {
-        let mut start = response_head(StatusCode::OK, &HEADERS);
+        let mut headers = HEADERS.to_vec();
+        if let Some(origin) = &allow_origin {
+            headers.push(("access-control-allow-origin", origin));
+            headers.push(("vary", "origin"));
+        }
+        let mut start = response_head(StatusCode::OK, &headers);
         start.push_str(&sse::retry(RETRY_MS));
         io.write_all(start.as_bytes()).await?;
         Ok(SseStream {
@@ -127,9 +134,10 @@ mod tests {
     #[tokio::test]
     async fn a_stream_is_a_head_then_events() {
         let (server, mut client) = tokio::io::duplex(4096);
-        let mut stream = SseStream::open(server, Duration::from_secs(1), Duration::from_secs(1))
-            .await
-            .unwrap();
+        let mut stream =
+            SseStream::open(server, Duration::from_secs(1), Duration::from_secs(1), None)
+                .await
+                .unwrap();
         let frame = Bytes::from_static(b"id: 1\nevent: a.b\ndata: {}\n\n");
         let taken = poll_fn(|cx| Poll::Ready(stream.write_now(cx, &[&frame, &frame])))
             .await
