@@ -107,6 +107,11 @@ settings! {
     /// Recent events kept in memory per tenant, so that replays of recent history skip the log;
     /// 0 turns the cache off [default: 4096].
     replay_cache: usize, "SOCFEED_REPLAY_CACHE", from_str::<usize>;
+    /// Bytes the recent-events cache may hold for all tenants together; the tenant holding the
+    /// most gives up its oldest events first [default: 64MiB].
+    replay_cache_bytes: usize, "SOCFEED_REPLAY_CACHE_BYTES", parse_size;
+    /// Bytes of page cache the embedded log may hold [default: 64MiB].
+    log_cache_bytes: usize, "SOCFEED_LOG_CACHE_BYTES", parse_size;
     /// Frames a session may have waiting before it is closed as a slow consumer (4008) [default: 1024].
     queue_len: usize, "SOCFEED_QUEUE_LEN", from_str::<usize>;
     /// Least time between two writes to one WebSocket: events arriving sooner wait and go out
@@ -202,6 +207,8 @@ pub fn resolve(mut args: ServeArgs) -> Result<Config, SettingsError> {
         replay_window: a.replay_window.unwrap_or(d.replay_window),
         replay_batch: a.replay_batch.unwrap_or(d.replay_batch),
         replay_cache: a.replay_cache.unwrap_or(d.replay_cache),
+        replay_cache_bytes: a.replay_cache_bytes.unwrap_or(d.replay_cache_bytes),
+        log_cache_bytes: a.log_cache_bytes.unwrap_or(d.log_cache_bytes),
         queue_len: a.queue_len.unwrap_or(d.queue_len),
         write_coalesce: a.write_coalesce.unwrap_or(d.write_coalesce),
         max_message_size: a.max_message_size.unwrap_or(d.max_message_size),

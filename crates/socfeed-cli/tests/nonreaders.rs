@@ -7,17 +7,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::{Value, json};
-use socfeed_testkit::{ServerProcess, WsClient, pub_token, sub_token};
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
+use socfeed_testkit::{ServerProcess, WsClient, pub_token, rss_kib, sub_token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_reading_clients_are_cut_off_and_memory_stays_bounded() {

@@ -55,11 +55,27 @@ pub struct EmbeddedLog {
     fail_next: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// The page cache [`EmbeddedLog::open`] gives redb.
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 impl EmbeddedLog {
-    /// Opens (or creates) the log in `dir`, loads the heads and starts the writer thread.
+    /// Opens (or creates) the log in `dir`, loads the heads and starts the writer thread; redb's
+    /// page cache gets its default size.
     pub fn open(dir: &Path, listener: Arc<dyn CommitListener>) -> Result<EmbeddedLog, LogError> {
+        EmbeddedLog::open_with_cache(dir, listener, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Like [`EmbeddedLog::open`], with a page cache of at most `cache_bytes`.
+    pub fn open_with_cache(
+        dir: &Path,
+        listener: Arc<dyn CommitListener>,
+        cache_bytes: usize,
+    ) -> Result<EmbeddedLog, LogError> {
         std::fs::create_dir_all(dir).map_err(storage("create log directory"))?;
-        let db = Database::create(dir.join(FILE_NAME)).map_err(storage("open events.redb"))?;
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(dir.join(FILE_NAME))
+            .map_err(storage("open events.redb"))?;
         let (heads, last_ingest_ms) = init(&db)?;
         let db = Arc::new(db);
         let commits = Arc::new(AtomicU64::new(0));

@@ -43,7 +43,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::new(Arc::clone(&metrics), 0);
+        let hub = Hub::new(Arc::clone(&metrics), 0, 0);
         let tenant = TenantId::parse("bench").expect("valid tenant id");
         let (registrations, queues): (Vec<_>, Vec<_>) = (0..SESSIONS)
             .map(|_| {

@@ -42,6 +42,10 @@ pub struct Config {
     pub replay_window: Duration,
     pub replay_batch: usize,
     pub replay_cache: usize,
+    /// Bytes the recent-events cache may hold for all tenants.
+    pub replay_cache_bytes: usize,
+    /// Bytes of page cache the embedded log may hold.
+    pub log_cache_bytes: usize,
     pub queue_len: usize,
     pub write_coalesce: Duration,
     pub max_message_size: usize,
@@ -81,6 +85,8 @@ impl Default for Config {
             replay_window: Duration::from_secs(300),
             replay_batch: 512,
             replay_cache: 4096,
+            replay_cache_bytes: 64 * 1024 * 1024,
+            log_cache_bytes: 64 * 1024 * 1024,
             queue_len: 1024,
             write_coalesce: Duration::ZERO,
             max_message_size: 64 * 1024,

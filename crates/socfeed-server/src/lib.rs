@@ -68,7 +68,11 @@ impl Server {
     /// Opens the log and loads keys; does not accept connections yet.
     pub async fn bind(listener: TcpListener, config: Config) -> Result<Server, ServeError> {
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::new(Arc::clone(&metrics), config.replay_cache);
+        let hub = Hub::new(
+            Arc::clone(&metrics),
+            config.replay_cache,
+            config.replay_cache_bytes,
+        );
         let verifier = Verifier::from_settings(&config.keys)?;
         let log: SharedLog = match config.log {
             LogBackend::Memory => Arc::new(MemoryLog::new(hub.clone())),
@@ -76,7 +80,8 @@ impl Server {
                 let dir = config.data_dir.clone();
                 let opened = tokio::task::spawn_blocking({
                     let hub = hub.clone();
-                    move || EmbeddedLog::open(&dir, hub)
+                    let cache = config.log_cache_bytes;
+                    move || EmbeddedLog::open_with_cache(&dir, hub, cache)
                 })
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))?;

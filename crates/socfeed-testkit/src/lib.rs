@@ -509,6 +509,17 @@ pub async fn read_close(mut tcp: tokio::net::TcpStream) -> (u16, u64) {
     }
 }
 
+/// The resident memory of process `pid`, in KiB (0 when it cannot be read).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The real `socfeed` binary running `serve` in a child process.
 pub struct ServerProcess {
     pub child: std::process::Child,

@@ -73,15 +73,16 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub that keeps the last `recent_per_tenant` events of each tenant for replays.
-    pub fn new(metrics: Arc<Metrics>, recent_per_tenant: usize) -> Arc<Hub> {
+    /// A hub that keeps the last `recent_per_tenant` events of each tenant for replays, in at
+    /// most `recent_bytes` for all tenants.
+    pub fn new(metrics: Arc<Metrics>, recent_per_tenant: usize, recent_bytes: usize) -> Arc<Hub> {
         Arc::new(Hub {
             tenants: RwLock::default(),
             open: Mutex::default(),
             shutting_down: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             metrics,
-            recent: RecentEvents::new(recent_per_tenant),
+            recent: RecentEvents::new(recent_per_tenant, recent_bytes),
         })
     }
 
@@ -267,7 +268,7 @@ mod tests {
 
     #[test]
     fn shutdown_reaches_every_open_session() {
-        let hub = Hub::new(Arc::new(Metrics::new()), 0);
+        let hub = Hub::new(Arc::new(Metrics::new()), 0, 0);
         let t = TenantId::parse("t").unwrap();
         let (_subscribed, mut q1) = hub.register(t.clone(), 4);
         _subscribed.set_interest(&Interest::All);
@@ -288,7 +289,7 @@ mod tests {
 
     #[test]
     fn routes_by_tenant_and_channel() {
-        let hub = Hub::new(Arc::new(Metrics::new()), 0);
+        let hub = Hub::new(Arc::new(Metrics::new()), 0, 0);
         let t1 = TenantId::parse("t1").unwrap();
         let (alerts, mut q_alerts) = hub.register(t1.clone(), 8);
         alerts.set_interest(&Interest::Channels(vec![ch("alerts")]));
@@ -313,7 +314,7 @@ mod tests {
     #[test]
     fn overflow_marks_only_the_slow_session() {
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::new(Arc::clone(&metrics), 0);
+        let hub = Hub::new(Arc::clone(&metrics), 0, 0);
         let t = TenantId::parse("t").unwrap();
         let (slow, _q_slow) = hub.register(t.clone(), 2);
         slow.set_interest(&Interest::All);
