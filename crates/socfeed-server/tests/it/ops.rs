@@ -79,3 +79,21 @@ async fn metrics_can_require_a_token() {
     assert!(ok.text().await.unwrap().contains("socfeed_connections"));
     assert_eq!(s.get("/healthz").await.0, 200, "only /metrics is guarded");
 }
+
+/// The page is sent with a Content-Security-Policy that allows only its own script and style (by
+/// hash), no framing and no referrer.
+#[tokio::test]
+async fn the_page_has_security_headers() {
+    let s = TestServer::start().await;
+    let page = reqwest::get(s.http("/")).await.unwrap();
+    let h = page.headers().clone();
+    let csp = h["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("script-src 'sha256-"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(page.text().await.unwrap().contains("<script>"));
+}
