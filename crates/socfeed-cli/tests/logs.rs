@@ -1,4 +1,5 @@
-//! Tokens and tickets never reach the server's log, even at the most verbose level.
+//! Tokens and tickets never reach the server's log, even at the most verbose level; the audit
+//! trail names who connected and who was refused.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -98,4 +99,20 @@ async fn log_lines_never_contain_a_token_or_ticket() {
     // Nor any token's signature part alone.
     let signature = sub.rsplit('.').next().expect("signature");
     assert!(!log.contains(signature));
+    // The audit trail: who connected and who was refused, with the client address.
+    let audit: Vec<&str> = log.lines().filter(|l| l.contains("socfeed::audit")).collect();
+    assert!(
+        audit.iter().any(|l| l.contains("feed connection opened")
+            && l.contains("tenant=\"acme\"")
+            && l.contains("sub=\"tester\"")
+            && l.contains("client=127.0.0.1")),
+        "{audit:#?}"
+    );
+    assert!(
+        audit.iter().any(|l| l.contains("refused")
+            && l.contains("request=\"feed\"")
+            && l.contains("invalid token")
+            && l.contains("client=127.0.0.1")),
+        "{audit:#?}"
+    );
 }

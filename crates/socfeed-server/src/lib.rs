@@ -100,6 +100,7 @@ impl Server {
             metrics,
             limits,
             tickets: access::Tickets::default(),
+            audit: access::Audit::default(),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
         });

@@ -7,7 +7,7 @@ use socfeed_log::SharedLog;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::access::{Limits, Tickets};
+use crate::access::{Audit, Limits, Tickets};
 use crate::config::Config;
 use crate::fanout::Hub;
 use crate::metrics::Metrics;
@@ -21,6 +21,8 @@ pub(crate) struct AppState {
     pub metrics: Arc<Metrics>,
     pub limits: Arc<Limits>,
     pub tickets: Tickets,
+    /// The audit trail of connections and refusals.
+    pub audit: Audit,
     /// Cancelled when the server starts shutting down; sessions then close with 1001.
     pub shutdown: CancellationToken,
     /// Every session holds a token of this tracker; shutdown waits for all of them.

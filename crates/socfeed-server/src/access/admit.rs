@@ -43,6 +43,10 @@ pub(crate) fn admit(
     ip: IpAddr,
 ) -> (Result<Admitted, Refusal>, Option<TokenSource>) {
     let (principal, source) = auth::authenticate_feed(state, headers, raw_query);
+    let who = principal
+        .as_ref()
+        .ok()
+        .map(|p| (p.claims.tenant_id.clone(), p.claims.sub.clone()));
     let admitted = principal.map_err(Refusal::from).and_then(|p| match p {
         Principal {
             claims,
@@ -63,5 +67,12 @@ pub(crate) fn admit(
             "a \"*\" token cannot subscribe".into(),
         ))),
     });
+    match &admitted {
+        Ok(a) => state.audit.opened(a.tenant.as_str(), &a.claims.sub, ip),
+        Err(r) => {
+            let who = who.as_ref().map(|(t, s)| (t.as_str(), s.as_str()));
+            state.audit.refused("feed", &r.message, who, ip);
+        }
+    }
     (admitted, source)
 }

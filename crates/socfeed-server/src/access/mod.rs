@@ -3,6 +3,7 @@
 //! `POST /v1/tickets`).
 
 mod admit;
+mod audit;
 mod auth;
 mod client;
 mod limits;
@@ -10,6 +11,7 @@ mod ticket_route;
 mod tickets;
 
 pub(crate) use self::admit::{Admitted, Refusal, admit};
+pub(crate) use self::audit::Audit;
 pub(crate) use self::auth::{Principal, TokenSource, authenticate, find_token, subprotocol};
 pub(crate) use self::client::client_ip;
 pub(crate) use self::limits::{Bucket, Limits, Slot};

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -15,12 +17,18 @@ use socfeed_proto::Role;
 use super::auth;
 use crate::state::AppState;
 
-pub(crate) async fn handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub(crate) async fn handler(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let token = auth::find_token(&headers, None).map(|(t, _)| t);
     let principal =
         match auth::authenticate(&state.verifier(), &state.metrics, token, Role::Subscriber) {
             Ok(p) => p,
             Err(d) => {
+                let client = super::client_ip(peer, &headers, &state.config.trusted_proxies);
+                state.audit.refused("ticket", d.message(), None, client);
                 let code = if d.status() == StatusCode::FORBIDDEN {
                     "forbidden"
                 } else {

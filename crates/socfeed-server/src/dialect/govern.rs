@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use socfeed_proto::govern::{self, ClientMsg, ReplayBuilder};
-use socfeed_proto::{Channel, Claims, CloseCode, Filters};
+use socfeed_proto::{Channel, Claims, Filters};
 
 use super::FeedRequestParts;
 use super::feed_request::FeedRequest;
@@ -108,13 +108,6 @@ struct SseStart {
 
 impl SseStart {
     fn admit(request: FeedRequestParts) -> Result<SseStart, Refusal> {
-        if request.origin.is_err() {
-            return Err(Refusal {
-                code: CloseCode::FORBIDDEN,
-                status: StatusCode::FORBIDDEN,
-                message: super::ORIGIN_REFUSED.into(),
-            });
-        }
         let feed = FeedRequest::parse(
             &request.query,
             &request.headers,

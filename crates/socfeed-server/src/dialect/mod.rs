@@ -18,7 +18,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use socfeed_proto::Claims;
+use socfeed_proto::{Claims, CloseCode};
 
 use crate::access::{self, Admitted, Refusal, TokenSource};
 use crate::session::{self, Protocol};
@@ -81,7 +81,19 @@ impl FeedRequestParts {
                 },
             );
         let client = access::client_ip(peer, &headers, &state.config.trusted_proxies);
-        let (admitted, source) = access::admit(&state, &headers, raw_query, client);
+        // A feed from an origin that may not open one is refused before its token is looked at.
+        let (admitted, source) = match origin {
+            Ok(_) => access::admit(&state, &headers, raw_query, client),
+            Err(()) => {
+                state.audit.refused("feed", ORIGIN_REFUSED, None, client);
+                let refusal = Refusal {
+                    code: CloseCode::FORBIDDEN,
+                    status: StatusCode::FORBIDDEN,
+                    message: ORIGIN_REFUSED.into(),
+                };
+                (Err(refusal), None)
+            }
+        };
         FeedRequestParts {
             state,
             query,

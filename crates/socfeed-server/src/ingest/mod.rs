@@ -9,8 +9,10 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use socfeed_proto::publish::{
@@ -63,12 +65,15 @@ impl IntoResponse for PublishError {
 
 pub(crate) async fn handler(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<PublishReply>), PublishError> {
     let token = access::find_token(&headers, None).map(|(t, _)| t);
     let principal = access::authenticate(&state.verifier(), &state.metrics, token, Role::Publisher)
         .map_err(|d| {
+            let client = access::client_ip(peer, &headers, &state.config.trusted_proxies);
+            state.audit.refused("publish", d.message(), None, client);
             let code = if d.status() == StatusCode::FORBIDDEN {
                 "forbidden"
             } else {
