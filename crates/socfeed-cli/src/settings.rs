@@ -112,6 +112,11 @@ settings! {
     replay_cache_bytes: usize, "SOCFEED_REPLAY_CACHE_BYTES", parse_size;
     /// Bytes of page cache the embedded log may hold [default: 64MiB].
     log_cache_bytes: usize, "SOCFEED_LOG_CACHE_BYTES", parse_size;
+    /// Largest event, as its largest encoded frame; larger ones are refused at publish (400).
+    /// Must fit in max-frame-size [default: 256KiB].
+    max_event_size: usize, "SOCFEED_MAX_EVENT_SIZE", parse_size;
+    /// Deepest nesting of arrays and objects in a payload (400 beyond) [default: 32].
+    max_payload_depth: usize, "SOCFEED_MAX_PAYLOAD_DEPTH", from_str::<usize>;
     /// Frames a session may have waiting before it is closed as a slow consumer (4008) [default: 1024].
     queue_len: usize, "SOCFEED_QUEUE_LEN", from_str::<usize>;
     /// Least time between two writes to one WebSocket: events arriving sooner wait and go out
@@ -209,6 +214,8 @@ pub fn resolve(mut args: ServeArgs) -> Result<Config, SettingsError> {
         replay_cache: a.replay_cache.unwrap_or(d.replay_cache),
         replay_cache_bytes: a.replay_cache_bytes.unwrap_or(d.replay_cache_bytes),
         log_cache_bytes: a.log_cache_bytes.unwrap_or(d.log_cache_bytes),
+        max_event_size: a.max_event_size.unwrap_or(d.max_event_size),
+        max_payload_depth: a.max_payload_depth.unwrap_or(d.max_payload_depth),
         queue_len: a.queue_len.unwrap_or(d.queue_len),
         write_coalesce: a.write_coalesce.unwrap_or(d.write_coalesce),
         max_message_size: a.max_message_size.unwrap_or(d.max_message_size),

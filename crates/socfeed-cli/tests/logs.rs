@@ -100,7 +100,10 @@ async fn log_lines_never_contain_a_token_or_ticket() {
     let signature = sub.rsplit('.').next().expect("signature");
     assert!(!log.contains(signature));
     // The audit trail: who connected and who was refused, with the client address.
-    let audit: Vec<&str> = log.lines().filter(|l| l.contains("socfeed::audit")).collect();
+    let audit: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("socfeed::audit"))
+        .collect();
     assert!(
         audit.iter().any(|l| l.contains("feed connection opened")
             && l.contains("tenant=\"acme\"")

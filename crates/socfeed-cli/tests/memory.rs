@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 use socfeed_testkit::{ServerProcess, pub_token, rss_kib};
 
-/// 6 tenants × 20 events of 900 KB (108 MB) with an 8 MiB recent-events cache and an 8 MiB log
+/// 6 tenants × 20 events of 900 KB (108 MB, allowed by `--max-event-size 960KiB`) with an 8 MiB recent-events cache and an 8 MiB log
 /// cache: the server grows by less than half of what was published (it kept every event in
 /// memory, ~318 MiB per tenant of such events, when the cache was bounded by count only).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,6 +23,8 @@ async fn large_events_on_many_tenants_stay_within_the_cache_budgets() {
             "8MiB",
             "--publish-rate",
             "0",
+            "--max-event-size",
+            "960KiB",
         ],
     );
     let pid = server.child.id();

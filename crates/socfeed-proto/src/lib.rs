@@ -4,6 +4,7 @@
 //! * [`channel`] — an event type's channel (`alert.created` → `alerts`).
 //! * [`filter`] — GOVERN filters and the per-event fields they look at.
 //! * [`claims`] — the JWT claims socfeed reads (shapes only; signatures are checked elsewhere).
+//! * [`ijson`] — the I-JSON check payloads pass at publish.
 //! * [`publish`] — `POST /v1/events` bodies (object, array, NDJSON) and replies.
 //! * [`aisoc`], [`govern`] — the two client dialects: inbound messages and outbound frames.
 //! * [`close`] — WebSocket close codes.
@@ -19,6 +20,7 @@ pub mod close;
 pub mod event;
 pub mod filter;
 pub mod govern;
+pub mod ijson;
 pub mod publish;
 pub mod sse;
 pub mod timefmt;

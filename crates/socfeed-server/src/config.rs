@@ -46,6 +46,10 @@ pub struct Config {
     pub replay_cache_bytes: usize,
     /// Bytes of page cache the embedded log may hold.
     pub log_cache_bytes: usize,
+    /// Largest event, as its largest encoded frame; larger ones are refused at publish.
+    pub max_event_size: usize,
+    /// Deepest nesting of a payload's arrays and objects.
+    pub max_payload_depth: usize,
     pub queue_len: usize,
     pub write_coalesce: Duration,
     pub max_message_size: usize,
@@ -87,6 +91,8 @@ impl Default for Config {
             replay_cache: 4096,
             replay_cache_bytes: 64 * 1024 * 1024,
             log_cache_bytes: 64 * 1024 * 1024,
+            max_event_size: 256 * 1024,
+            max_payload_depth: 32,
             queue_len: 1024,
             write_coalesce: Duration::ZERO,
             max_message_size: 64 * 1024,
@@ -147,9 +153,25 @@ impl Config {
                     .into(),
             ));
         }
+        if self.max_event_size == 0 || self.max_payload_depth == 0 {
+            return Err(ConfigError::Invalid(
+                "max-event-size and max-payload-depth must be positive".into(),
+            ));
+        }
+        // A GOVERN replay part holds its events and some 300 bytes of its own.
+        if self.max_event_size + REPLAY_PART_OVERHEAD > self.max_frame_size {
+            return Err(ConfigError::Invalid(format!(
+                "max-event-size ({} bytes) does not fit in max-frame-size ({} bytes) with the \
+                 {REPLAY_PART_OVERHEAD} bytes a replay part adds: lower one or raise the other",
+                self.max_event_size, self.max_frame_size
+            )));
+        }
         Ok(())
     }
 }
+
+/// Bytes a GOVERN `feed.replay` part adds to the events it holds, at most.
+const REPLAY_PART_OVERHEAD: usize = 512;
 
 /// The browser origins allowed: `*` (any), or a comma-separated list such as
 /// `https://soc.example.com,http://localhost:3000`.

@@ -21,6 +21,7 @@ use socfeed_proto::publish::{
 use socfeed_proto::{EventDraft, Role};
 
 use crate::access::{self, Principal};
+use crate::config::Config;
 use crate::state::AppState;
 
 /// A refused publish.
@@ -119,6 +120,7 @@ pub(crate) async fn handler(
             Some(index),
         ),
     })?;
+    check_shape(&inputs, &state.config)?;
     let publisher = format!("{}|{}", principal.claims.tenant_id, principal.claims.sub);
     if let Err(wait) = state
         .limits
@@ -174,6 +176,45 @@ pub(crate) async fn handler(
             events,
         }),
     ))
+}
+
+/// Bytes of a frame besides the payload, type, id and tenant, at most (the AiSOC envelope with
+/// its seq and RFC 3339 time is the larger).
+const FRAME_OVERHEAD: usize = 160;
+/// Length of a generated event id (`evt_` + a ULID).
+const GENERATED_ID: usize = 30;
+
+/// The largest frame `input` can be encoded into, in either dialect.
+fn frame_bound(input: &InputEvent) -> usize {
+    input.payload.get().len()
+        + input.event_type.len()
+        + input.id.as_ref().map_or(GENERATED_ID, String::len)
+        + input.tenant_id.as_ref().map_or(64, |t| t.as_str().len())
+        + FRAME_OVERHEAD
+}
+
+/// Every event's frame within `--max-event-size` and every payload I-JSON within
+/// `--max-payload-depth`; the first event that is not gets its index in the 400.
+fn check_shape(inputs: &[InputEvent], config: &Config) -> Result<(), PublishError> {
+    for (index, input) in inputs.iter().enumerate() {
+        let refuse = |message: String| {
+            PublishError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_event",
+                message,
+                Some(index),
+            )
+        };
+        if frame_bound(input) > config.max_event_size {
+            return Err(refuse(format!(
+                "the event is larger than the limit of {} bytes (--max-event-size)",
+                config.max_event_size
+            )));
+        }
+        socfeed_proto::ijson::check(input.payload.get(), config.max_payload_depth)
+            .map_err(refuse)?;
+    }
+    Ok(())
 }
 
 /// Resolves tenant, id and time of every input; all or nothing.

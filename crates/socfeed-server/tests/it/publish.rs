@@ -140,3 +140,51 @@ async fn repeated_ids_are_stored_once() {
     assert!(other["events"][0].get("duplicate").is_none());
     assert_eq!(s.publish_one(&t, "alert.created", json!({})).await, 2);
 }
+
+/// Events whose frame would exceed `--max-event-size`, and payloads that are not I-JSON (nested
+/// too deep, a member twice, a number beyond double range, a lone surrogate), are refused with
+/// their index; nothing of the batch is stored.
+#[tokio::test]
+async fn oversized_and_odd_payloads_are_refused_with_their_index() {
+    let s = TestServer::start_with(|c| c.max_event_size = 4096).await;
+    let p = pub_token("acme");
+    let ok = json!({"type": "alert.new", "payload": {"n": 1}});
+    let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
+    let bodies = [
+        json!([ok, {"type": "alert.new", "payload": {"blob": "x".repeat(5000)}}]).to_string(),
+        format!(r#"[{ok}, {{"type":"alert.new","payload":{{"d":{deep}}}}}]"#),
+        format!(r#"[{ok}, {{"type":"alert.new","payload":{{"a":1,"a":2}}}}]"#),
+        format!(
+            r#"[{ok}, {{"type":"alert.new","payload":{{"n":{}}}}}]"#,
+            "9".repeat(400)
+        ),
+        format!(r#"[{ok}, {{"type":"alert.new","payload":{{"s":"\ud800"}}}}]"#),
+    ];
+    for body in bodies {
+        let (status, reply) = s.publish_raw(&p, "application/json", body.clone()).await;
+        assert_eq!(status, 400, "{body:.80}: {reply}");
+        assert_eq!(reply["error"], "invalid_event", "{reply}");
+        assert_eq!(reply["index"], 1, "{reply}");
+    }
+    let (status, reply) = s.publish(&p, &ok).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        reply["events"][0]["seq"], 1,
+        "nothing of a refused batch was stored"
+    );
+}
+
+/// A `--max-event-size` that cannot fit in `--max-frame-size` is a settings error.
+#[test]
+fn max_event_size_must_fit_in_max_frame_size() {
+    let mut c = socfeed_server::Config::for_tests(std::path::Path::new("/nonexistent"), "s");
+    c.max_frame_size = 64 * 1024;
+    c.max_event_size = 64 * 1024;
+    let err = c.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("max-event-size") && err.contains("max-frame-size"),
+        "{err}"
+    );
+    c.max_event_size = 32 * 1024;
+    assert!(c.validate().is_ok());
+}
