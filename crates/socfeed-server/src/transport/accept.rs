@@ -43,13 +43,14 @@ pub(crate) async fn serve(
     let builder = Arc::new(builder);
     let divert = Arc::new(divert);
     let graceful = GracefulShutdown::new();
+    let mut failures = Failures::default();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
                     // Out of file descriptors or similar: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
+                    failures.log(&e);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -73,6 +74,25 @@ pub(crate) async fn serve(
         .is_err()
     {
         tracing::warn!("HTTP requests still running after {DRAIN:?}; stopping anyway");
+    }
+}
+
+/// Failed accepts, logged at most once a second (with how many there were since).
+#[derive(Default)]
+struct Failures {
+    last: Option<tokio::time::Instant>,
+    since: u64,
+}
+
+impl Failures {
+    fn log(&mut self, e: &std::io::Error) {
+        self.since += 1;
+        let now = tokio::time::Instant::now();
+        if self.last.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+            tracing::warn!(error = %e, failures = self.since, "accept failed");
+            self.last = Some(now);
+            self.since = 0;
+        }
     }
 }
 
