@@ -76,7 +76,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 }
 
 /// The page, with a Content-Security-Policy that allows its own inline script and style (by
-/// hash) and nothing else: no other script, no framing, no referrer.
+/// hash) and scripts of its own origin, nothing else: no framing, no referrer.
 async fn index() -> Response {
     static CSP: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
     let csp = CSP.get_or_init(|| page_policy(INDEX_HTML));
@@ -112,8 +112,8 @@ fn page_policy(html: &str) -> HeaderValue {
             .collect()
     };
     let policy = format!(
-        "default-src 'none'; script-src{}; style-src{}; connect-src 'self'; img-src 'self' data:; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        "default-src 'none'; script-src 'self'{}; style-src 'self'{}; connect-src 'self'; \
+         img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         hashes("script"),
         hashes("style")
     );

@@ -90,7 +90,7 @@ async fn the_page_has_security_headers() {
     let csp = h["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains("default-src 'none'"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert!(csp.contains("script-src 'sha256-"), "{csp}");
+    assert!(csp.contains("script-src 'self' 'sha256-"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["x-frame-options"], "DENY");
