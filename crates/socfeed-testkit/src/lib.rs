@@ -148,6 +148,19 @@ impl TestServer {
             .collect()
     }
 
+    /// `POST /v1/tickets` with `token`: the reply (`ticket`, `expires_in`).
+    pub async fn ticket(&self, token: &str) -> Value {
+        reqwest::Client::new()
+            .post(self.http("/v1/tickets"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("ticket request")
+            .json()
+            .await
+            .expect("ticket reply")
+    }
+
     /// `GET path` → status and body text.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let resp = reqwest::get(self.http(path)).await.expect("GET");

@@ -450,15 +450,7 @@ async fn a_replay_stops_when_the_token_expires() {
 async fn tickets_never_outlive_their_token() {
     let s = TestServer::start().await;
     let token = token_with("acme", &[Role::Subscriber], None, Duration::from_secs(1));
-    let reply: Value = reqwest::Client::new()
-        .post(s.http("/v1/tickets"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = s.ticket(&token).await;
     assert!(reply["expires_in"].as_u64().unwrap() <= 1, "{reply}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let ticket = reply["ticket"].as_str().unwrap();
@@ -476,16 +468,7 @@ async fn ambiguous_credentials_are_refused() {
         token_with("acme", &[Role::Subscriber], None, Duration::from_secs(120)),
     );
     assert_ne!(a, b);
-    let ticket: Value = reqwest::Client::new()
-        .post(s.http("/v1/tickets"))
-        .bearer_auth(&a)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ticket = ticket["ticket"].as_str().unwrap().to_owned();
+    let ticket = s.ticket(&a).await["ticket"].as_str().unwrap().to_owned();
     let bearer_b = format!("Bearer {b}");
     let refused = |query: String, headers: Vec<(&'static str, String)>| {
         let s = &s;
