@@ -143,6 +143,9 @@ settings! {
     /// Time a client has to send its request line and headers (WebSocket and HTTP handshakes);
     /// a connection that sends nothing is closed after it [default: 10s].
     handshake_timeout: Duration, "SOCFEED_HANDSHAKE_TIMEOUT", parse_duration;
+    /// Time a request body may take to arrive once its headers did; slower ones get 408
+    /// [default: 30s].
+    body_timeout: Duration, "SOCFEED_BODY_TIMEOUT", parse_duration;
     /// When set, `GET /metrics` needs `Authorization: Bearer <this token>` (otherwise 401).
     metrics_token: String, "SOCFEED_METRICS_TOKEN", from_str::<String>;
     /// Reverse proxies (comma-separated networks, e.g. `10.0.0.0/8,192.0.2.7`) whose
@@ -231,6 +234,7 @@ pub fn resolve(mut args: ServeArgs) -> Result<Config, SettingsError> {
             .unwrap_or(d.max_messages_per_second),
         publish_rate: a.publish_rate.unwrap_or(d.publish_rate),
         handshake_timeout: a.handshake_timeout.unwrap_or(d.handshake_timeout),
+        body_timeout: a.body_timeout.unwrap_or(d.body_timeout),
         metrics_token: a
             .metrics_token
             .filter(|t| !t.is_empty())

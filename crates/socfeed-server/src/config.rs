@@ -61,6 +61,8 @@ pub struct Config {
     pub max_messages_per_second: u32,
     pub publish_rate: u32,
     pub handshake_timeout: Duration,
+    /// Time a request body may take to arrive, once its headers did.
+    pub body_timeout: Duration,
     /// When set, `/metrics` needs `Authorization: Bearer <it>`.
     pub metrics_token: Option<String>,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` name the client address.
@@ -104,6 +106,7 @@ impl Default for Config {
             max_messages_per_second: 20,
             publish_rate: 10_000,
             handshake_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
             metrics_token: None,
             trusted_proxies: Vec::new(),
             allowed_origins: Origins::Any,
@@ -134,6 +137,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "heartbeat-interval and handshake-timeout must be positive".into(),
             ));
+        }
+        if self.body_timeout.is_zero() {
+            return Err(ConfigError::Invalid("body-timeout must be positive".into()));
         }
         if [
             self.queue_len,

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::cors::{self, AllowOrigin, CorsLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use base64::Engine;
 use sha2::Digest;
@@ -72,6 +73,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(with_cors)
+        // A body must arrive in time once its headers did (slowloris on the body).
+        .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
         .with_state(state)
 }
 

@@ -84,7 +84,17 @@ pub(crate) async fn handler(
         })?;
     let body = body.map_err(|rejection| {
         let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
+        if body_timed_out(&rejection) {
+            PublishError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the body did not arrive within {:?} (--body-timeout)",
+                    state.config.body_timeout
+                ),
+                None,
+            )
+        } else if status == StatusCode::PAYLOAD_TOO_LARGE {
             PublishError::new(
                 status,
                 "body_too_large",
@@ -176,6 +186,18 @@ pub(crate) async fn handler(
             events,
         }),
     ))
+}
+
+/// Whether reading the body stopped at the body deadline.
+fn body_timed_out(rejection: &BytesRejection) -> bool {
+    let mut source = std::error::Error::source(rejection);
+    while let Some(e) = source {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Bytes of a frame besides the payload, type, id and tenant, at most (the AiSOC envelope with

@@ -410,3 +410,25 @@ async fn origins_are_checked_and_allowed_ones_get_cors() {
             .is_none()
     );
 }
+
+/// A publish body sent too slowly is cut off with 408 once `--body-timeout` has passed.
+#[tokio::test]
+async fn slow_bodies_get_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(|c| c.body_timeout = Duration::from_millis(300)).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"type\":",
+        pub_token("acme")
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = vec![0u8; 4096];
+    let n = tokio::time::timeout(socfeed_testkit::WAIT, tcp.read(&mut reply))
+        .await
+        .expect("the server answers")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("body_timeout"), "{reply}");
+}
