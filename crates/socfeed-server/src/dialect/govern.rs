@@ -2,13 +2,10 @@
 //! every channel by default, narrowed by filters; on resume a `feed.replay` (WebSocket) or the
 //! replayed events as ordinary events (SSE); `feed.heartbeat` every interval.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::Query;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -67,14 +64,7 @@ fn allow_origin(state: &AppState, origin: Option<&str>) -> Option<String> {
 /// for the stream's life holds only the connection and the boxed session.
 pub(crate) fn sse_stream(state: Arc<AppState>, head: Parts, peer: SocketAddr, io: TcpStream) {
     let Parts { uri, headers, .. } = head;
-    let query = match Query::<HashMap<String, String>>::try_from_uri(&uri) {
-        Ok(Query(q)) => q,
-        Err(e) => {
-            tokio::spawn(divert::refuse(io, StatusCode::BAD_REQUEST, e.body_text()));
-            return;
-        }
-    };
-    let request = FeedRequestParts::new(state, uri.query(), query, headers, peer);
+    let request = FeedRequestParts::new(state, uri.query(), headers, peer);
     let (stall, grace) = (
         super::stall(&request.state),
         super::close_grace(&request.state),

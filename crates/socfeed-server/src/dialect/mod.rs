@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Query};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -48,13 +48,9 @@ impl FromRequestParts<Arc<AppState>> for FeedRequestParts {
         let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let Query(query) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
         Ok(FeedRequestParts::new(
             Arc::clone(state),
             parts.uri.query(),
-            query,
             parts.headers.clone(),
             peer,
         ))
@@ -62,14 +58,18 @@ impl FromRequestParts<Arc<AppState>> for FeedRequestParts {
 }
 
 impl FeedRequestParts {
-    /// Admits the request of `peer`.
+    /// Admits the request of `peer`; `raw_query` is the query as sent (credentials are counted
+    /// in it, parameters read from it, the last of a repeated one winning).
     fn new(
         state: Arc<AppState>,
         raw_query: Option<&str>,
-        query: HashMap<String, String>,
         headers: HeaderMap,
         peer: SocketAddr,
     ) -> FeedRequestParts {
+        let query: HashMap<String, String> =
+            form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
         let origin = headers
             .get(header::ORIGIN)
             .map(|o| o.to_str().map(str::to_owned).map_err(|_| ()))

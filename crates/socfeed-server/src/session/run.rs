@@ -92,13 +92,8 @@ pub(super) async fn finish<T: Transport, P: Protocol<T>>(
         _ => {}
     }
     let message = end.error().map(|(code, text)| protocol.error(code, text));
-    let Scope {
-        state,
-        registration,
-        ..
-    } = scope;
     // Leave the hub before the (possibly slow) close handshake.
-    drop(registration);
+    drop(scope.registration);
     if let Some(code) = end.close_code() {
         let ending = Ending {
             code,
@@ -107,7 +102,6 @@ pub(super) async fn finish<T: Transport, P: Protocol<T>>(
         };
         conn.close(ending).await;
     }
-    drop(state);
 }
 
 /// The loop; returns why the session ended.
