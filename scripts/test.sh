@@ -4,8 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== cargo test (workspace) =="
 mkdir -p target
+# The Redis log's tests start private redis-servers (each on a free 127.0.0.1 port, never 6379);
+# they need Debian's redis-server binary, installed here when it is missing.
+if ! command -v redis-server >/dev/null; then
+  echo "installing Debian's redis-server (apt-get)"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; } \
+      >target/redis-apt.log 2>&1; then
+    cat target/redis-apt.log; exit 1
+  fi
+fi
+
+echo "== cargo test (workspace) =="
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt
 
 # ---- browser tests (tests/browser) -------------------------------------------------------------
