@@ -9,6 +9,7 @@ use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
 
 use crate::embedded::EmbeddedLog;
 use crate::memory::MemoryLog;
+use crate::redis::{RedisConfig, RedisLog};
 use crate::{CommitListener, Head, LogError, SharedLog, now_ms};
 
 /// A listener that keeps every committed event, in the order it was handed them.
@@ -57,6 +58,7 @@ pub(crate) struct Fixture {
     pub(crate) log: SharedLog,
     pub(crate) seen: Arc<Recorder>,
     pub(crate) _dir: Option<tempfile::TempDir>,
+    pub(crate) _redis: Option<Arc<socfeed_redis_harness::RedisServer>>,
 }
 
 pub(crate) fn memory() -> Fixture {
@@ -65,6 +67,7 @@ pub(crate) fn memory() -> Fixture {
         log: Arc::new(MemoryLog::new(seen.clone())),
         seen,
         _dir: None,
+        _redis: None,
     }
 }
 
@@ -76,6 +79,7 @@ pub(crate) fn embedded() -> Fixture {
         log: Arc::new(log),
         seen,
         _dir: Some(dir),
+        _redis: None,
     }
 }
 
@@ -130,18 +134,22 @@ fn seqs(events: &[Event]) -> Vec<Seq> {
     events.iter().map(|e| e.seq).collect()
 }
 
-/// Runs every contract check against logs made by `make`.
-pub(crate) async fn check_log(make: fn() -> Fixture) {
-    seqs_are_per_tenant(make()).await;
-    epochs(make()).await;
-    batch_across_tenants(make()).await;
-    duplicates(make()).await;
-    listener_order(make()).await;
-    reads(make()).await;
-    seq_before(make()).await;
-    purge(make()).await;
-    tenant_isolation(make()).await;
-    close(make()).await;
+/// Runs every contract check against logs made by `make`, each on a fresh one.
+pub(crate) async fn check_log<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Fixture>,
+{
+    seqs_are_per_tenant(make().await).await;
+    epochs(make().await).await;
+    batch_across_tenants(make().await).await;
+    duplicates(make().await).await;
+    listener_order(make().await).await;
+    reads(make().await).await;
+    seq_before(make().await).await;
+    purge(make().await).await;
+    tenant_isolation(make().await).await;
+    close(make().await).await;
 }
 
 async fn seqs_are_per_tenant(f: Fixture) {
@@ -475,10 +483,35 @@ async fn close(f: Fixture) {
 
 #[tokio::test]
 async fn memory_log_conforms() {
-    check_log(memory).await;
+    check_log(|| async { memory() }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_log_conforms() {
-    check_log(embedded).await;
+    check_log(|| async { embedded() }).await;
+}
+
+/// One private redis-server for the whole suite; every fixture gets a prefix of its own, so
+/// each check starts from an empty log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_log_conforms() {
+    let server = Arc::new(socfeed_redis_harness::RedisServer::start());
+    check_log(|| redis(server.clone())).await;
+}
+
+/// A Redis log under a fresh prefix on `server`, with retention left to `purge_before`.
+pub(crate) async fn redis(server: Arc<socfeed_redis_harness::RedisServer>) -> Fixture {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let seen = Arc::new(Recorder::default());
+    let config = RedisConfig::new(server.url())
+        .prefix(format!("conformance{n}"))
+        .retention(None);
+    let log = RedisLog::open(config, seen.clone()).await.unwrap();
+    Fixture {
+        log: Arc::new(log),
+        seen,
+        _dir: None,
+        _redis: Some(server),
+    }
 }

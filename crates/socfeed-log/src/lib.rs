@@ -2,8 +2,10 @@
 //!
 //! [`EventLog`] is the one trait every backend implements; its doc is the contract. Backends:
 //! [`memory::MemoryLog`] (tests, ephemeral runs) and [`embedded::EmbeddedLog`] (the durable
-//! default, on redb). Seqs and epochs are minted only by [`sequencer::Sequencer`], which every
-//! backend drives from inside its append critical section.
+//! default, on redb) and [`redis::RedisLog`] (shared by several nodes). The local backends mint
+//! seqs and epochs only through [`sequencer::Sequencer`], from inside their append critical
+//! section; the Redis log mints seqs inside its append script, atomically in Redis, with epochs
+//! from [`sequencer::new_epoch`].
 
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
 
 pub mod embedded;
 pub mod memory;
+pub mod redis;
 pub mod sequencer;
 
 #[cfg(test)]
@@ -56,6 +59,11 @@ impl CommitListener for NoListener {
 
 /// Errors of the log. Anything but `Closed` is a storage failure. Cheap to clone (a failed
 /// group commit gives its error to every request of the group).
+///
+/// A remote store (Redis) adds two outcomes a local one never has: [`LogError::Unavailable`]
+/// (nothing was done: retry later) and [`LogError::Uncertain`] (the request may or may not have
+/// been applied). A server answers both with 503; retrying an append with the same
+/// publisher-supplied ids is safe either way, since a stored id comes back as a duplicate.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LogError {
     #[error("the log is closed")]
@@ -63,6 +71,23 @@ pub enum LogError {
     /// The store failed while doing `context`; `source` is its error, when it gave one.
     #[error("storage failed: {context}")]
     Storage {
+        context: &'static str,
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The store could not be reached, or refused the request before doing anything (loading,
+    /// out of memory, read-only): nothing was changed.
+    #[error("storage unavailable: {context}")]
+    Unavailable {
+        context: &'static str,
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The request was sent but its outcome is unknown: no reply came in time, or the
+    /// connection broke before it. An append may be stored in full, or not at all (per tenant:
+    /// see the backend's doc). Drafts with generated ids may be stored twice if retried.
+    #[error("outcome unknown: {context}")]
+    Uncertain {
         context: &'static str,
         #[source]
         source: Option<Arc<dyn std::error::Error + Send + Sync>>,
@@ -129,6 +154,21 @@ impl LogError {
             context,
             source: None,
         }
+    }
+
+    /// Whether the store may have applied the request although it failed
+    /// ([`LogError::Uncertain`]).
+    pub fn is_uncertain(&self) -> bool {
+        matches!(self, LogError::Uncertain { .. })
+    }
+
+    /// Whether the failure is the store being out of reach, now ([`LogError::Unavailable`] or
+    /// [`LogError::Uncertain`]), as opposed to a broken store or a closed log.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            LogError::Unavailable { .. } | LogError::Uncertain { .. }
+        )
     }
 }
 

@@ -1,0 +1,327 @@
+//! [`RedisLog`]: the event log on Redis, shared by every node given the same URL and prefix.
+//!
+//! * Layout: see `keys.rs`. A tenant's head (seq, epoch, last ingest time), its stream of
+//!   events (entry id `<seq>-0`, so a seq range is an XRANGE), its channel index and its
+//!   publisher ids all share the hash tag `{<tenant>}`.
+//! * Append: `append.lua`, one atomic script run per tenant of a batch: dedup of supplied ids,
+//!   epoch get-or-create, seq increment, XADD, channel index, PUBLISH on the tenant's live
+//!   channel, trim by age and key expiry. Ingest time is Redis `TIME`, monotonic per tenant,
+//!   so every node shares one clock.
+//! * Atomicity is per tenant: a batch with several tenants is one script run per tenant, in
+//!   order of first appearance. If a later tenant's run fails after an earlier one was stored,
+//!   `append` fails with [`LogError::Uncertain`] (retrying with the same publisher ids is safe).
+//!   The server only sends multi-tenant batches for `*` tokens.
+//! * Every Redis call runs under [`RedisConfig::timeout`]; see `error.rs` for which failures
+//!   are [`LogError::Unavailable`] (nothing done) and which [`LogError::Uncertain`].
+//! * The [`CommitListener`] gets this instance's new events after each script run, in seq order
+//!   per tenant (appends of one tenant through one instance are serialised for that). Events
+//!   appended by other nodes are not seen here: a pub/sub follower of the tenants' live
+//!   channels ([`Keys::live`], [`parse_live`]) takes that role in cluster mode.
+//! * Durability is Redis's: [`RedisLog::check_durability`] says whether an acknowledged append
+//!   is on disk.
+
+mod append;
+mod config;
+mod connect;
+mod durability;
+mod epoch;
+mod error;
+mod keys;
+mod live;
+mod purge;
+mod read;
+mod record;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ::redis::aio::ConnectionManager;
+use async_trait::async_trait;
+use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
+use tokio::time::Instant;
+
+use self::append::{Part, Stored, append_part, parts};
+pub use self::config::RedisConfig;
+pub use self::connect::BadUrl;
+pub use self::durability::{DurabilityError, DurabilityMode, DurabilityReport};
+pub use self::error::{BadReply, NoReply};
+use self::error::{Effect, bounded, unavailable, uncertain};
+pub use self::keys::{DEFAULT_PREFIX, Keys, PrefixError};
+pub use self::live::{LiveEvent, parse_live};
+use crate::{Appended, CommitListener, EventLog, Head, LogError};
+
+/// Appends of one tenant through one instance take turns on one of this many locks (so the
+/// listener sees them in seq order); tenants spread over them by hash.
+const ORDER_STRIPES: usize = 64;
+
+/// The Redis-backed event log. Cheap to share: clones of the `Arc` it is usually held in.
+pub struct RedisLog {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    conn: ConnectionManager,
+    keys: Keys,
+    config: RedisConfig,
+    /// `host:port` of the Redis server, for messages.
+    server: String,
+    listener: Arc<dyn CommitListener>,
+    closed: AtomicBool,
+    order: Vec<tokio::sync::Mutex<()>>,
+    hasher: RandomState,
+    /// Tenants this instance put in the registry.
+    registered: Mutex<HashSet<TenantId>>,
+    /// Appends wait for `WAITAOF` (set by a durability check that chose it).
+    wait_aof: AtomicBool,
+}
+
+impl RedisLog {
+    /// Connects (within the configured timeout) and checks that Redis answers.
+    pub async fn open(
+        config: RedisConfig,
+        listener: Arc<dyn CommitListener>,
+    ) -> Result<RedisLog, LogError> {
+        let keys = Keys::new(&config.prefix).map_err(|e| LogError::Storage {
+            context: "check the engine prefix",
+            source: Some(Arc::new(e)),
+        })?;
+        let target = connect::target(&config.url)?;
+        let conn = connect::connect(&target, config.timeout).await?;
+        let inner = Inner {
+            conn,
+            keys,
+            server: target.server,
+            listener,
+            closed: AtomicBool::new(false),
+            order: (0..ORDER_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            hasher: RandomState::new(),
+            registered: Mutex::new(HashSet::new()),
+            wait_aof: AtomicBool::new(false),
+            config,
+        };
+        if !inner.ping().await {
+            return Err(LogError::Unavailable {
+                context: "Redis does not answer PING",
+                source: None,
+            });
+        }
+        Ok(RedisLog {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The key names this log uses.
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    /// `host:port` of the Redis server (never its password).
+    pub fn server(&self) -> &str {
+        &self.inner.server
+    }
+
+    pub fn config(&self) -> &RedisConfig {
+        &self.inner.config
+    }
+
+    /// Checks whether Redis puts acknowledged appends on disk (see `durability.rs`). `strict`
+    /// refuses a Redis that does not, with an error naming the setting to change; otherwise
+    /// the report carries a warning. When the check settles on `WAITAOF`, every later append
+    /// waits for it.
+    pub async fn check_durability(
+        &self,
+        strict: bool,
+    ) -> Result<DurabilityReport, DurabilityError> {
+        let report = durability::check(&self.inner, strict).await?;
+        self.inner
+            .wait_aof
+            .store(report.mode == DurabilityMode::WaitAof, Ordering::SeqCst);
+        Ok(report)
+    }
+
+    /// Atomically replaces the tenant's epoch with `candidate` when it is still `seen_epoch`;
+    /// returns the epoch in force afterwards (`candidate`, or whatever another node put there;
+    /// `None` when the tenant has no head, whose next append starts a new epoch anyway). Seqs
+    /// continue from the stored head. For a node that saw a seq above the stored head in the
+    /// same epoch (Redis went back to an older state).
+    pub async fn renew_epoch(
+        &self,
+        tenant: &TenantId,
+        seen_epoch: &str,
+        candidate: &str,
+    ) -> Result<Option<String>, LogError> {
+        epoch::renew(&self.inner, tenant, seen_epoch, candidate).await
+    }
+}
+
+impl Inner {
+    fn registered(&self, tenant: &TenantId) -> bool {
+        self.registered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(tenant)
+    }
+
+    fn mark_registered(&self, tenant: &TenantId) {
+        self.registered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(tenant.clone());
+    }
+
+    fn stripe(&self, tenant: &TenantId) -> &tokio::sync::Mutex<()> {
+        let index = self.hasher.hash_one(tenant) as usize % ORDER_STRIPES;
+        &self.order[index]
+    }
+
+    async fn ping(&self) -> bool {
+        let mut conn = self.conn.clone();
+        let ping = ::redis::cmd("PING");
+        bounded(
+            self.config.timeout,
+            Effect::Read,
+            "PING Redis",
+            ping.query_async::<String>(&mut conn),
+        )
+        .await
+        .is_ok_and(|pong| pong == "PONG")
+    }
+
+    /// A whole batch, part by part (see the module doc on atomicity).
+    async fn append(self: Arc<Self>, drafts: Vec<EventDraft>) -> Result<Vec<Appended>, LogError> {
+        let mut outcomes: Vec<Option<Appended>> = vec![None; drafts.len()];
+        let mut stored_any = false;
+        for part in parts(drafts) {
+            match self.append_part(part).await {
+                Ok(stored) => {
+                    for (index, appended) in stored.appended {
+                        outcomes[index] = Some(appended);
+                    }
+                    stored_any = true;
+                }
+                Err(e) if stored_any => {
+                    return Err(LogError::Uncertain {
+                        context: "append a batch of several tenants: the first ones were stored",
+                        source: Some(Arc::new(e)),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        outcomes
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| LogError::storage("an append outcome is missing"))
+    }
+
+    /// One tenant's part: its turn, the script, `WAITAOF` when chosen, the listener.
+    async fn append_part(&self, part: Part) -> Result<Stored, LogError> {
+        let deadline = Instant::now() + self.config.timeout;
+        let tenant = part.tenant.clone();
+        purge::register(self, &tenant, false).await?;
+        let _turn = tokio::time::timeout_at(deadline, self.stripe(&tenant).lock())
+            .await
+            .map_err(|_| {
+                unavailable(
+                    "wait for the earlier appends of the tenant",
+                    NoReply(self.config.timeout),
+                )
+            })?;
+        let mut stored = append_part(self, part).await?;
+        if self.wait_aof.load(Ordering::SeqCst) {
+            // Stored, but not acknowledged (nor delivered) until Redis says it is on disk.
+            match durability::wait_aof(self).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(LogError::Uncertain {
+                        context: "the append is in Redis but its fsync was not confirmed",
+                        source: None,
+                    });
+                }
+                Err(e) => return Err(uncertain("confirm the fsync of an append", e)),
+            }
+        }
+        if stored.created {
+            tracing::info!(tenant = %tenant, "new history (epoch) for the tenant in Redis");
+            // After a flush the registry lost the tenant too.
+            if let Err(e) = purge::register(self, &tenant, true).await {
+                tracing::warn!(tenant = %tenant, error = %e, "could not register the tenant for purges");
+            }
+        }
+        let fresh: Vec<Event> = std::mem::take(&mut stored.fresh);
+        if !fresh.is_empty() {
+            self.listener.committed(fresh);
+        }
+        Ok(stored)
+    }
+}
+
+#[async_trait]
+impl EventLog for RedisLog {
+    /// Atomic per tenant (see the module doc); runs to its end even if the caller stops
+    /// waiting, so the listener never misses a stored event of this instance.
+    async fn append(&self, drafts: Vec<EventDraft>) -> Result<Vec<Appended>, LogError> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(LogError::Closed);
+        }
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        tokio::spawn(self.inner.clone().append(drafts))
+            .await
+            .map_err(|e| LogError::Storage {
+                context: "append task failed",
+                source: Some(Arc::new(e)),
+            })?
+    }
+
+    async fn read(
+        &self,
+        tenant: &TenantId,
+        after: Seq,
+        upto: Seq,
+        channel: Option<&Channel>,
+        limit: usize,
+    ) -> Result<Vec<Event>, LogError> {
+        read::read(&self.inner, tenant, after, upto, channel, limit).await
+    }
+
+    async fn head(&self, tenant: &TenantId) -> Result<Head, LogError> {
+        read::head(&self.inner, tenant).await
+    }
+
+    async fn seq_before(&self, tenant: &TenantId, ingest_ms: i64) -> Result<Seq, LogError> {
+        read::seq_before(&self.inner, tenant, ingest_ms).await
+    }
+
+    /// Every tenant in the registry, one bounded step at a time (`purge.rs`); ingest times are
+    /// Redis's clock.
+    async fn purge_before(&self, ingest_ms: i64) -> Result<u64, LogError> {
+        purge::purge_before(&self.inner, ingest_ms).await
+    }
+
+    /// Open, and Redis answers PING within the timeout.
+    async fn ready(&self) -> bool {
+        !self.inner.closed.load(Ordering::SeqCst) && self.inner.ping().await
+    }
+
+    /// Refuses new appends and waits (at most twice the timeout) for those under way. Reads
+    /// keep working; Redis has nothing to flush.
+    async fn close(&self) -> Result<(), LogError> {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        let drain = async {
+            for stripe in &self.inner.order {
+                drop(stripe.lock().await);
+            }
+        };
+        let _ = tokio::time::timeout(self.inner.config.timeout * 2, drain).await;
+        Ok(())
+    }
+}
