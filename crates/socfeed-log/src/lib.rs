@@ -103,7 +103,8 @@ pub enum LogError {
 /// The event log contract.
 ///
 /// * `append` is all or nothing: either every draft is durable (as far as the backend is
-///   durable) and has a seq, or none is stored. Seqs of a tenant are 1, 2, 3 … with no gap and
+///   durable) and has a seq, or none is stored. (On Redis: for each tenant of the batch; see
+///   [`redis::RedisLog`].) Seqs of a tenant are 1, 2, 3 … with no gap and
 ///   no reuse, across restarts, even after retention removed every event.
 /// * A draft with `id_supplied` whose id is already stored for its tenant (and still retained)
 ///   is not stored again; its outcome carries the stored seq and `duplicate: true`. The same

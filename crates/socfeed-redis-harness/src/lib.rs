@@ -36,6 +36,7 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     config: Vec<(String, String)>,
+    binary: PathBuf,
     child: Mutex<Option<Child>>,
 }
 
@@ -43,9 +44,16 @@ pub struct RedisServer {
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
     config: Vec<(String, String)>,
+    binary: Option<PathBuf>,
 }
 
 impl Builder {
+    /// Runs this binary instead of `redis-server` from `PATH` (or `SOCFEED_REDIS_SERVER`).
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.binary = Some(path.into());
+        self
+    }
+
     /// Sets a `redis.conf` directive (passed as `--name value`), replacing the default of the
     /// same name, e.g. `.config("appendonly", "no")`.
     pub fn config(mut self, name: &str, value: &str) -> Builder {
@@ -64,15 +72,21 @@ impl Builder {
             .filter(|(name, _)| !self.config.iter().any(|(n, _)| n == name))
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect();
-        config.extend(self.config);
+        config.extend(self.config.clone());
         let dir = tempfile::Builder::new()
             .prefix("socfeed-redis-")
             .tempdir()
             .expect("create a directory for redis-server");
+        let binary = self.binary.unwrap_or_else(|| {
+            std::env::var_os("SOCFEED_REDIS_SERVER")
+                .unwrap_or_else(|| "redis-server".into())
+                .into()
+        });
         let mut server = RedisServer {
             port: 0,
             dir,
             config,
+            binary,
             child: Mutex::new(None),
         };
         for attempt in 1..=PORT_ATTEMPTS {
@@ -207,9 +221,7 @@ impl RedisServer {
     }
 
     fn command(&self) -> Command {
-        let binary =
-            std::env::var_os("SOCFEED_REDIS_SERVER").unwrap_or_else(|| "redis-server".into());
-        let mut cmd = Command::new(binary);
+        let mut cmd = Command::new(&self.binary);
         cmd.arg("--port")
             .arg(self.port.to_string())
             .arg("--bind")
@@ -342,6 +354,22 @@ mod tests {
         assert_eq!(got, ["appendonly", "no"]);
         let got: Vec<String> = server.query(redis::cmd("CONFIG").arg("GET").arg("appendfsync"));
         assert_eq!(got, ["appendfsync", "always"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "install the Debian package `redis-server`")]
+    fn a_missing_binary_says_what_to_install() {
+        RedisServer::builder()
+            .binary("/nonexistent/redis-server")
+            .start();
+    }
+
+    #[test]
+    #[should_panic(expected = "its log:")]
+    fn a_server_that_exits_shows_its_log() {
+        RedisServer::builder()
+            .config("appendfsync", "sometimes")
+            .start();
     }
 
     #[test]

@@ -8,8 +8,9 @@
 -- Steps: ingest time from TIME, monotonic per tenant; epoch get-or-create (a head without an
 -- epoch means a lost history: its leftovers are dropped); trim by age; per draft: dedup of
 -- supplied ids (stored, or earlier in this batch), next seq, XADD <seq>-0, channel index,
--- id, PUBLISH; then the head and the keys' expiry. Everything that can fail is checked before
--- the first write, so a failure leaves nothing half done.
+-- id, PUBLISH; then the head and the keys' expiry. What can refuse is checked before the first
+-- write (a head behind its stream), or is a draft's first write (its XADD), so a failure leaves
+-- no draft half stored (a trim done before it stands: it is due anyway).
 --
 -- Returns {epoch, created (0/1), trimmed, more to trim (0/1), then seq, duplicate (0/1) per
 -- draft}.
