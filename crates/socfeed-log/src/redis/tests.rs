@@ -238,7 +238,7 @@ async fn strict_durability_refuses_a_redis_that_does_not_fsync() {
 async fn a_frozen_redis_fails_calls_within_the_timeout_and_retries_are_safe() {
     let server = RedisServer::start();
     let seen = Arc::new(Recorder::default());
-    let config = config(&server, "p").timeout(Duration::from_millis(300));
+    let config = config(&server, "p").timeout(Duration::from_secs(1));
     let log = RedisLog::open(config, seen.clone()).await.unwrap();
     log.append(vec![supplied("a", "first")]).await.unwrap();
 
@@ -504,4 +504,51 @@ async fn a_stream_ahead_of_its_head_is_refused_and_left_untouched() {
     assert_eq!(b, [1, 2, 3]);
     let alone = log.append(vec![draft("b", "x")]).await.unwrap_err();
     assert!(matches!(alone, LogError::Storage { .. }), "{alone:?}");
+}
+
+/// `cargo test -p socfeed-log --release -- --ignored --nocapture redis_append_throughput`
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "prints a throughput figure"]
+async fn redis_append_throughput() {
+    let server = RedisServer::start();
+    let (log, _) = open(&server, "bench").await;
+    let log = Arc::new(log);
+    let payload = format!(
+        r#"{{"host":"srv-01","rule":"{}","score":97}}"#,
+        "r".repeat(160)
+    );
+    let batch = move |t: &str| -> Vec<_> {
+        (0..100)
+            .map(|_| {
+                let mut d = draft(t, "alert.created");
+                d.payload = serde_json::value::RawValue::from_string(payload.clone()).unwrap();
+                d
+            })
+            .collect()
+    };
+    for (writers, tenants) in [(1usize, 1usize), (8, 1), (8, 8)] {
+        let rounds = 200 / writers;
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = (0..writers)
+            .map(|w| {
+                let (log, batch) = (log.clone(), batch.clone());
+                let t = format!("bench{}", w % tenants);
+                tokio::spawn(async move {
+                    for _ in 0..rounds {
+                        log.append(batch(&t)).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let appends = (writers * rounds) as f64;
+        println!(
+            "{writers} writer(s), {tenants} tenant(s): {:.0} appends/s ({:.0} events/s)",
+            appends / secs,
+            appends * 100.0 / secs,
+        );
+    }
 }
