@@ -3,11 +3,11 @@
 
 use std::sync::LazyLock;
 
-use ::redis::{Script, Value};
+use ::redis::{ErrorKind, Script, ServerErrorKind, Value};
 use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
 
 use super::Inner;
-use super::error::{BadReply, Effect, bounded, uncertain};
+use super::error::{BadReply, Effect, NoReply, bounded, classify, uncertain};
 use super::record::{int, split, text};
 use crate::{Appended, LogError, sequencer};
 
@@ -49,38 +49,49 @@ pub(crate) struct Stored {
     pub(crate) created: bool,
 }
 
-/// Runs the append script for one part. Encoding problems fail before anything is sent.
+/// Runs the append script for one part (with `WAITAOF` in the same round trip when the log
+/// waits for it). Encoding problems fail before anything is sent.
 pub(crate) async fn append_part(inner: &Inner, part: Part) -> Result<Stored, LogError> {
     let keys = inner.keys.tenant(&part.tenant);
-    let mut call = APPEND.key(&keys.head);
-    call.key(&keys.log)
-        .key(&keys.chx)
-        .key(&keys.ids)
-        .arg(sequencer::new_epoch())
-        .arg(inner.config.retention_ms())
-        .arg(inner.config.trim_budget.max(1))
-        .arg(inner.keys.live(&part.tenant))
-        .arg(part.drafts.len());
+    let keys = [keys.head, keys.log, keys.chx, keys.ids];
+    let mut args: Vec<Vec<u8>> = vec![
+        sequencer::new_epoch().into_bytes(),
+        inner.config.retention_ms().to_string().into_bytes(),
+        inner.config.trim_budget.max(1).to_string().into_bytes(),
+        inner.keys.live(&part.tenant).into_bytes(),
+        part.drafts.len().to_string().into_bytes(),
+    ];
+    args.reserve(5 * part.drafts.len());
     for (_, draft) in &part.drafts {
         let halves = split(draft)?;
         let channel = Channel::of(&draft.event_type)
             .ok()
             .filter(|c| !c.is_all())
             .map_or_else(String::new, |c| c.as_str().to_owned());
-        call.arg(if draft.id_supplied { "1" } else { "0" })
-            .arg(&draft.id)
-            .arg(channel)
-            .arg(halves.before)
-            .arg(halves.after);
+        args.push(if draft.id_supplied {
+            b"1".to_vec()
+        } else {
+            b"0".to_vec()
+        });
+        args.push(draft.id.clone().into_bytes());
+        args.push(channel.into_bytes());
+        args.push(halves.before);
+        args.push(halves.after);
     }
-    let mut conn = inner.conn.clone();
-    let reply: Value = bounded(
-        inner.config.timeout,
-        Effect::Write,
-        "append to Redis",
-        call.invoke_async(&mut conn),
-    )
-    .await?;
+    let reply = if inner.waits_for_aof() {
+        run_then_wait_aof(inner, &keys, &args).await?
+    } else {
+        let mut call = APPEND.prepare_invoke();
+        call.key(&keys[..]).arg(&args);
+        let mut conn = inner.conn.clone();
+        bounded(
+            inner.config.timeout,
+            Effect::Write,
+            "append to Redis",
+            call.invoke_async(&mut conn),
+        )
+        .await?
+    };
     // The script ran: an unreadable reply leaves the outcome unknown to the caller.
     let reply = Reply::parse(reply, part.drafts.len())
         .map_err(|e| uncertain("read the reply of an append", e))?;
@@ -100,6 +111,9 @@ pub(crate) async fn append_part(inner: &Inner, part: Part) -> Result<Stored, Log
             fresh.push(draft.into_event(seq));
         }
     }
+    if reply.created {
+        tracing::info!(tenant = %part.tenant, epoch = %reply.epoch, "new history for the tenant in Redis");
+    }
     if reply.trimmed > 0 {
         tracing::debug!(tenant = %part.tenant, removed = reply.trimmed, more = reply.more, "retention trim");
     }
@@ -108,6 +122,59 @@ pub(crate) async fn append_part(inner: &Inner, part: Part) -> Result<Stored, Log
         fresh,
         created: reply.created,
     })
+}
+
+/// EVALSHA and `WAITAOF 1 0 <timeout>` in one pipeline on one connection, so the wait covers
+/// the script's writes (it waits for the connection's earlier writes); the script is loaded
+/// and the pair sent again when Redis does not know it. Past the connection, any failure
+/// leaves the outcome unknown: the script may have run without its fsync being confirmed.
+async fn run_then_wait_aof(
+    inner: &Inner,
+    keys: &[String],
+    args: &[Vec<u8>],
+) -> Result<Value, LogError> {
+    const CONTEXT: &str = "append to Redis and wait for its fsync";
+    let mut pipe = ::redis::pipe();
+    pipe.cmd("EVALSHA")
+        .arg(APPEND.get_hash())
+        .arg(keys.len())
+        .arg(keys)
+        .arg(args)
+        .cmd("WAITAOF")
+        .arg(1)
+        .arg(0)
+        .arg(inner.config.timeout_ms());
+    let mut conn = inner.conn.clone();
+    let run = async {
+        match pipe.query_async::<(Value, Value)>(&mut conn).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                APPEND.load_async(&mut conn).await?;
+                pipe.query_async::<(Value, Value)>(&mut conn).await
+            }
+            other => other,
+        }
+    };
+    match tokio::time::timeout(inner.config.timeout, run).await {
+        Err(_) => Err(uncertain(CONTEXT, NoReply(inner.config.timeout))),
+        Ok(Err(e)) if e.is_connection_refusal() => Err(classify(Effect::Write, CONTEXT, e)),
+        Ok(Err(e)) => Err(uncertain(CONTEXT, e)),
+        Ok(Ok((reply, waited))) => {
+            let local = match &waited {
+                Value::Array(counts) => counts.first().and_then(int),
+                _ => None,
+            };
+            if local.is_some_and(|n| n >= 1) {
+                Ok(reply)
+            } else {
+                Err(uncertain(
+                    CONTEXT,
+                    BadReply(format!(
+                        "WAITAOF did not confirm the local fsync: {waited:?}"
+                    )),
+                ))
+            }
+        }
+    }
 }
 
 /// The script's reply: `{epoch, created, trimmed, more, (seq, duplicate)…}`.

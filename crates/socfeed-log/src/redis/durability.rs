@@ -217,7 +217,7 @@ fn value_of(reply: Value, name: &str) -> Option<String> {
 
 /// `WAITAOF 1 0 <timeout>`: does Redis confirm a local fsync?
 async fn probe_waitaof(inner: &Inner) -> Result<WaitAof, LogError> {
-    match wait_aof(inner).await {
+    match probe(inner).await {
         Ok(true) => Ok(WaitAof::Confirmed),
         Ok(false) => Ok(WaitAof::Refused(
             "the local fsync was not confirmed in time".into(),
@@ -237,7 +237,7 @@ async fn probe_waitaof(inner: &Inner) -> Result<WaitAof, LogError> {
 }
 
 /// Sends `WAITAOF 1 0 <timeout>`: whether the local AOF holds every write of this connection.
-pub(crate) async fn wait_aof(inner: &Inner) -> Result<bool, LogError> {
+async fn probe(inner: &Inner) -> Result<bool, LogError> {
     let mut conn = inner.conn.clone();
     let mut cmd = ::redis::cmd("WAITAOF");
     cmd.arg(1).arg(0).arg(inner.config.timeout_ms());

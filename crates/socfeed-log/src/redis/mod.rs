@@ -50,7 +50,7 @@ pub use self::config::RedisConfig;
 pub use self::connect::BadUrl;
 pub use self::durability::{DurabilityError, DurabilityMode, DurabilityReport};
 pub use self::error::{BadReply, NoReply};
-use self::error::{Effect, bounded, unavailable, uncertain};
+use self::error::{Effect, bounded, unavailable};
 pub use self::keys::{DEFAULT_PREFIX, Keys, PrefixError};
 pub use self::live::{LiveEvent, parse_live};
 use crate::{Appended, CommitListener, EventLog, Head, LogError};
@@ -146,6 +146,12 @@ impl RedisLog {
         Ok(report)
     }
 
+    /// Makes appends wait for `WAITAOF`, as a durability check that chose it would.
+    #[cfg(test)]
+    pub(crate) fn wait_for_aof(&self) {
+        self.inner.wait_aof.store(true, Ordering::SeqCst);
+    }
+
     /// Atomically replaces the tenant's epoch with `candidate` when it is still `seen_epoch`;
     /// returns the epoch in force afterwards (`candidate`, or whatever another node put there;
     /// `None` when the tenant has no head, whose next append starts a new epoch anyway). Seqs
@@ -174,6 +180,11 @@ impl Inner {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(tenant.clone());
+    }
+
+    /// Whether appends wait for `WAITAOF` (the durability check chose it).
+    fn waits_for_aof(&self) -> bool {
+        self.wait_aof.load(Ordering::SeqCst)
     }
 
     fn stripe(&self, tenant: &TenantId) -> &tokio::sync::Mutex<()> {
@@ -235,21 +246,7 @@ impl Inner {
                 )
             })?;
         let mut stored = append_part(self, part).await?;
-        if self.wait_aof.load(Ordering::SeqCst) {
-            // Stored, but not acknowledged (nor delivered) until Redis says it is on disk.
-            match durability::wait_aof(self).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Err(LogError::Uncertain {
-                        context: "the append is in Redis but its fsync was not confirmed",
-                        source: None,
-                    });
-                }
-                Err(e) => return Err(uncertain("confirm the fsync of an append", e)),
-            }
-        }
         if stored.created {
-            tracing::info!(tenant = %tenant, "new history (epoch) for the tenant in Redis");
             // After a flush the registry lost the tenant too.
             if let Err(e) = purge::register(self, &tenant, true).await {
                 tracing::warn!(tenant = %tenant, error = %e, "could not register the tenant for purges");

@@ -235,6 +235,29 @@ async fn strict_durability_refuses_a_redis_that_does_not_fsync() {
 }
 
 #[tokio::test]
+async fn appends_waiting_for_waitaof_are_acknowledged_only_once_it_confirms() {
+    let server = RedisServer::start();
+    let (log, seen) = open(&server, "p").await;
+    log.wait_for_aof();
+    let known: ::redis::Value = server.query(::redis::cmd("COMMAND").arg("INFO").arg("WAITAOF"));
+    let has_waitaof = matches!(&known, ::redis::Value::Array(v) if v.first().is_some_and(|c| *c != ::redis::Value::Nil));
+    // Redis forgot the script (as after a restart): it is loaded and the pair sent again.
+    server.query::<()>(::redis::cmd("SCRIPT").arg("FLUSH"));
+    let out = log.append(vec![supplied("a", "w")]).await;
+    if has_waitaof {
+        assert_eq!(out.unwrap()[0].seq, 1);
+        assert_eq!(seqs(&seen.events()), [1]);
+    } else {
+        // Redis < 7.2: the script ran, the fsync cannot be confirmed, so the outcome is
+        // unknown to the caller and nothing is delivered.
+        let err = out.unwrap_err();
+        assert!(err.is_uncertain(), "{err:?}");
+        assert!(seen.events().is_empty());
+    }
+    assert_eq!(seqs(&all(&log, "a").await), [1]);
+}
+
+#[tokio::test]
 async fn a_frozen_redis_fails_calls_within_the_timeout_and_retries_are_safe() {
     let server = RedisServer::start();
     let seen = Arc::new(Recorder::default());
