@@ -57,28 +57,47 @@ fn asks_protocol(url: &str) -> bool {
     })
 }
 
+fn client(target: &Target) -> Result<Client, LogError> {
+    Client::open(target.info.clone()).map_err(|e| LogError::Storage {
+        context: "parse the engine URL",
+        source: Some(Arc::new(e)),
+    })
+}
+
+fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(2)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_secs(1))
+}
+
 /// Connects (within `timeout`) and returns the manager.
 pub(crate) async fn connect(
     target: &Target,
     timeout: Duration,
 ) -> Result<ConnectionManager, LogError> {
-    let client = Client::open(target.info.clone()).map_err(|e| LogError::Storage {
-        context: "parse the engine URL",
-        source: Some(Arc::new(e)),
-    })?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_number_of_retries(2)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(Duration::from_secs(1));
     bounded(
         timeout,
         Effect::Read,
         "connect to Redis",
-        ConnectionManager::new_with_config(client, config),
+        ConnectionManager::new_with_config(client(target)?, manager_config(timeout)),
     )
     .await
+}
+
+/// A manager that connects on first use (Redis may be down now). Needs a tokio runtime.
+pub(crate) fn connect_lazy(
+    target: &Target,
+    timeout: Duration,
+) -> Result<ConnectionManager, LogError> {
+    ConnectionManager::new_lazy_with_config(client(target)?, manager_config(timeout)).map_err(|e| {
+        LogError::Storage {
+            context: "set up the Redis connection",
+            source: Some(Arc::new(e)),
+        }
+    })
 }
 
 #[cfg(test)]

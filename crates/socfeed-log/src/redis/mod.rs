@@ -86,35 +86,53 @@ impl RedisLog {
         config: RedisConfig,
         listener: Arc<dyn CommitListener>,
     ) -> Result<RedisLog, LogError> {
-        let keys = Keys::new(&config.prefix).map_err(|e| LogError::Storage {
-            context: "check the engine prefix",
-            source: Some(Arc::new(e)),
-        })?;
-        let target = connect::target(&config.url)?;
+        let (keys, target) = prepare(&config)?;
         let conn = connect::connect(&target, config.timeout).await?;
-        let inner = Inner {
-            conn,
-            keys,
-            server: target.server,
-            listener,
-            closed: AtomicBool::new(false),
-            order: (0..ORDER_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
-            hasher: RandomState::new(),
-            registered: Mutex::new(HashSet::new()),
-            wait_aof: AtomicBool::new(false),
-            config,
-        };
-        if !inner.ping().await {
+        let log = RedisLog::new(conn, keys, target, config, listener);
+        if !log.inner.ping().await {
             return Err(LogError::Unavailable {
                 context: "Redis does not answer PING",
                 source: None,
             });
         }
-        Ok(RedisLog {
-            inner: Arc::new(inner),
-        })
+        Ok(log)
+    }
+
+    /// Like [`RedisLog::open`], but connects on first use: a node can start while Redis is
+    /// down (its calls fail with [`LogError::Unavailable`] until Redis is back). Only the URL
+    /// and the prefix are checked here. Must be called within a tokio runtime.
+    pub fn open_lazy(
+        config: RedisConfig,
+        listener: Arc<dyn CommitListener>,
+    ) -> Result<RedisLog, LogError> {
+        let (keys, target) = prepare(&config)?;
+        let conn = connect::connect_lazy(&target, config.timeout)?;
+        Ok(RedisLog::new(conn, keys, target, config, listener))
+    }
+
+    fn new(
+        conn: ConnectionManager,
+        keys: Keys,
+        target: connect::Target,
+        config: RedisConfig,
+        listener: Arc<dyn CommitListener>,
+    ) -> RedisLog {
+        RedisLog {
+            inner: Arc::new(Inner {
+                conn,
+                keys,
+                server: target.server,
+                listener,
+                closed: AtomicBool::new(false),
+                order: (0..ORDER_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
+                hasher: RandomState::new(),
+                registered: Mutex::new(HashSet::new()),
+                wait_aof: AtomicBool::new(false),
+                config,
+            }),
+        }
     }
 
     /// The key names this log uses.
@@ -165,6 +183,15 @@ impl RedisLog {
     ) -> Result<Option<String>, LogError> {
         epoch::renew(&self.inner, tenant, seen_epoch, candidate).await
     }
+}
+
+/// The checked prefix and the parsed URL.
+fn prepare(config: &RedisConfig) -> Result<(Keys, connect::Target), LogError> {
+    let keys = Keys::new(&config.prefix).map_err(|e| LogError::Storage {
+        context: "check the engine prefix",
+        source: Some(Arc::new(e)),
+    })?;
+    Ok((keys, connect::target(&config.url)?))
 }
 
 impl Inner {

@@ -308,6 +308,21 @@ async fn nothing_listening_is_unavailable_at_open() {
 }
 
 #[tokio::test]
+async fn a_lazy_log_starts_while_redis_is_down_and_serves_once_it_is_up() {
+    let server = RedisServer::start();
+    server.kill9();
+    let config = config(&server, "p").timeout(Duration::from_millis(500));
+    let log = RedisLog::open_lazy(config, Arc::new(crate::NoListener)).unwrap();
+    assert!(!log.ready().await);
+    let err = log.append(vec![supplied("a", "x")]).await.unwrap_err();
+    assert!(matches!(err, LogError::Unavailable { .. }), "{err:?}");
+    server.restart();
+    let out = append_until_ok(&log, vec![supplied("a", "x")]).await;
+    assert_eq!((out[0].seq, out[0].duplicate), (1, false));
+    assert!(log.ready().await);
+}
+
+#[tokio::test]
 async fn appends_trim_events_older_than_the_retention() {
     let server = RedisServer::start();
     let mut config = config(&server, "p").retention(Some(Duration::from_secs(60)));
