@@ -39,6 +39,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use ::redis::aio::ConnectionManager;
 use async_trait::async_trait;
@@ -58,6 +59,9 @@ use crate::{Appended, CommitListener, EventLog, Head, LogError};
 /// Appends of one tenant through one instance take turns on one of this many locks (so the
 /// listener sees them in seq order); tenants spread over them by hash.
 const ORDER_STRIPES: usize = 64;
+
+/// The longest `ready` waits for Redis to answer PING.
+const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The Redis-backed event log. Cheap to share: clones of the `Arc` it is usually held in.
 pub struct RedisLog {
@@ -219,11 +223,12 @@ impl Inner {
         &self.order[index]
     }
 
+    /// PING within the timeout, and within [`READY_TIMEOUT`] at most (a readiness probe).
     async fn ping(&self) -> bool {
         let mut conn = self.conn.clone();
         let ping = ::redis::cmd("PING");
         bounded(
-            self.config.timeout,
+            self.config.timeout.min(READY_TIMEOUT),
             Effect::Read,
             "PING Redis",
             ping.query_async::<String>(&mut conn),
@@ -331,7 +336,7 @@ impl EventLog for RedisLog {
         purge::purge_before(&self.inner, ingest_ms).await
     }
 
-    /// Open, and Redis answers PING within the timeout.
+    /// Open, and Redis answers PING within the timeout (1 s at most).
     async fn ready(&self) -> bool {
         !self.inner.closed.load(Ordering::SeqCst) && self.inner.ping().await
     }
