@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
 
+mod channels;
 pub mod embedded;
 pub mod memory;
 pub mod sequencer;
