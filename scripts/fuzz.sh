@@ -9,6 +9,8 @@
 #   publish_body   socfeed_proto::publish::parse_body (first byte even: Json, odd: Ndjson)
 #   filter_match   FilterFields::extract_raw / extract and Filters::matches
 #   ws_frames      socfeed_proto::wsframe::Reader (the first byte picks where the input is split)
+#   ijson_check    socfeed_proto::ijson::check (the first byte is the depth limit)
+#   forwarded      socfeed_proto::forwarded (Forwarded / X-Forwarded-For and the client rule)
 #
 # Installs cargo-fuzz if it is missing (cargo install cargo-fuzz --locked), builds every target once,
 # then runs each for the given time. Exits non-zero if any target crashes (a panic is a failed
@@ -42,7 +44,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$((10#$seconds))" -lt 1 ]; then
   exit 2
 fi
 seconds=$((10#$seconds))
-all_targets=(aisoc_client govern_client publish_body filter_match ws_frames)
+all_targets=(aisoc_client govern_client publish_body filter_match ws_frames ijson_check forwarded)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 sanitizer="${FUZZ_SANITIZER:-address}"
 dict="${FUZZ_DICT:-fuzz/dict/socfeed.dict}"

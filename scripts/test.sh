@@ -19,6 +19,11 @@ fi
 echo "== cargo test (workspace) =="
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt
 
+# The fuzz targets (fuzz/, their own workspace, run by scripts/fuzz.sh) must keep compiling
+# against the parsers they exercise.
+echo "== fuzz targets compile (cargo check) =="
+cargo check --manifest-path fuzz/Cargo.toml --locked --bins --quiet
+
 # ---- browser tests (tests/browser) -------------------------------------------------------------
 # The live feed page (GET /) in Debian's headless Chromium, driven by playwright-core from npm,
 # against the real binary. Installs what is missing (chromium, node_modules), builds the binary.

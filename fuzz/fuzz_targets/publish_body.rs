@@ -263,6 +263,8 @@ fn check_frames(seq: u64, e: &InputEvent) {
     assert_eq!(f.ts, ev.ts);
     assert_eq!(f.id, ev.id);
     assert_eq!(f.seq, seq);
-    let head = govern::sse_head(seq, &ev.event_type);
-    assert_eq!(head.matches('\n').count(), 2, "SSE head {head:?}");
+    let sse = socfeed_proto::sse::event(&ev, g.as_bytes());
+    let sse = std::str::from_utf8(&sse).expect("SSE is UTF-8");
+    assert_eq!(sse.matches('\n').count(), 4, "SSE event {sse:?}");
+    assert!(sse.starts_with(&format!("id: {seq}\nevent: ")), "{sse:?}");
 }

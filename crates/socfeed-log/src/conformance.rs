@@ -146,6 +146,7 @@ where
     duplicates(make().await).await;
     listener_order(make().await).await;
     reads(make().await).await;
+    channel_reads(make().await).await;
     seq_before(make().await).await;
     purge(make().await).await;
     tenant_isolation(make().await).await;
@@ -360,6 +361,139 @@ async fn reads(f: Fixture) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Types cycling over four channels, one in no channel and one in `all`'s name.
+const MIXED: [&str; 6] = [
+    "alert.created",
+    "ueba.anomaly",
+    "case.updated",
+    "custom",
+    "Not.a.channel",
+    "all.odd",
+];
+
+/// What a read of `channel` must return, worked out from every event of the tenant.
+fn expected(
+    every: &[Event],
+    after: Seq,
+    upto: Seq,
+    channel: Option<&Channel>,
+    limit: usize,
+) -> Vec<Seq> {
+    every
+        .iter()
+        .filter(|e| after < e.seq && e.seq <= upto)
+        .filter(|e| match channel {
+            None => true,
+            Some(c) if c.is_all() => true,
+            Some(c) => Channel::of(&e.event_type).is_ok_and(|of| of == *c),
+        })
+        .take(limit)
+        .map(|e| e.seq)
+        .collect()
+}
+
+/// Every channel read over a grid of cursors, bounds and limits agrees with [`expected`].
+async fn check_channel_reads(log: &SharedLog, t: &str) {
+    let every = all(log, t).await;
+    let channels: Vec<Option<Channel>> =
+        ["alerts", "ueba", "cases", "custom", "honeytokens", "all"]
+            .iter()
+            .map(|c| Some(Channel::parse(c).unwrap()))
+            .chain([None])
+            .collect();
+    let last = every.last().map_or(0, |e| e.seq);
+    for channel in &channels {
+        for after in [0, 1, 4, last / 2, last.saturating_sub(1), last] {
+            for upto in [after + 1, last / 2, last, Seq::MAX] {
+                for limit in [1, 2, 7, usize::MAX] {
+                    let got = read_seqs(log, t, after, upto, channel.as_ref(), limit).await;
+                    let want = expected(&every, after, upto, channel.as_ref(), limit);
+                    assert_eq!(
+                        got, want,
+                        "read {channel:?} of {t} after {after} upto {upto} limit {limit}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+async fn read_seqs(
+    log: &SharedLog,
+    t: &str,
+    after: Seq,
+    upto: Seq,
+    channel: Option<&Channel>,
+    limit: usize,
+) -> Vec<Seq> {
+    seqs(
+        &log.read(&tenant(t), after, upto, channel, limit)
+            .await
+            .unwrap(),
+    )
+}
+
+async fn channel_reads(f: Fixture) {
+    let mixed = |t: &str, n: usize| -> Vec<EventDraft> {
+        (0..n).map(|i| draft(t, MIXED[i % MIXED.len()])).collect()
+    };
+    let ueba = Channel::parse("ueba").unwrap();
+    // Two tenants with the same channels: neither reads the other's.
+    f.log.append(mixed("a", 40)).await.unwrap();
+    f.log.append(mixed("b", 7)).await.unwrap();
+    check_channel_reads(&f.log, "a").await;
+    check_channel_reads(&f.log, "b").await;
+    assert_eq!(
+        read_seqs(&f.log, "b", 0, Seq::MAX, Some(&ueba), 100).await,
+        [2]
+    );
+    // Paging through one channel with a small limit meets each of its events once.
+    let (mut after, mut paged) = (0, Vec::new());
+    loop {
+        let page = read_seqs(&f.log, "a", after, Seq::MAX, Some(&ueba), 2).await;
+        let Some(&last) = page.last() else { break };
+        paged.extend(page);
+        after = last;
+    }
+    assert_eq!(paged, [2, 8, 14, 20, 26, 32, 38]);
+    // `upto` stops a channel read even when later events of the channel exist.
+    assert_eq!(
+        read_seqs(&f.log, "a", 2, 19, Some(&ueba), 100).await,
+        [8, 14]
+    );
+
+    // Across purges: what retention removed is gone from every channel, what came after is in.
+    let cut1 = cut().await;
+    f.log.append(mixed("a", 9)).await.unwrap();
+    assert_eq!(f.log.purge_before(cut1).await.unwrap(), 47);
+    assert_eq!(
+        read_seqs(&f.log, "a", 0, Seq::MAX, Some(&ueba), 100).await,
+        [42, 48]
+    );
+    check_channel_reads(&f.log, "a").await;
+    assert!(
+        read_seqs(&f.log, "b", 0, Seq::MAX, Some(&ueba), 100)
+            .await
+            .is_empty()
+    );
+    let cut2 = cut().await;
+    assert_eq!(f.log.purge_before(cut2).await.unwrap(), 9);
+    for c in ["alerts", "ueba", "cases", "custom"] {
+        let c = Channel::parse(c).unwrap();
+        assert!(
+            read_seqs(&f.log, "a", 0, Seq::MAX, Some(&c), 100)
+                .await
+                .is_empty()
+        );
+    }
+    f.log.append(mixed("a", 12)).await.unwrap();
+    assert_eq!(
+        read_seqs(&f.log, "a", 0, Seq::MAX, Some(&ueba), 100).await,
+        [51, 57]
+    );
+    check_channel_reads(&f.log, "a").await;
 }
 
 async fn seq_before(f: Fixture) {

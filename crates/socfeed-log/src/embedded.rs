@@ -7,17 +7,24 @@
 //!
 //! Storage layout (`store.rs`):
 //!
-//! | table    | key               | value                                         |
-//! |----------|-------------------|-----------------------------------------------|
-//! | `events` | `(tenant, seq)`   | `[1][flags][ingest_ms i64 BE]` + event JSON   |
-//! | `ids`    | `(tenant, id)`    | seq, for publisher-supplied ids only          |
-//! | `heads`  | `tenant`          | `(seq, epoch)`: never purged                  |
-//! | `meta`   | `"last_ingest_ms"`| keeps ingest times monotonic across restarts  |
+//! | table          | key                      | value                                        |
+//! |----------------|--------------------------|----------------------------------------------|
+//! | `events`       | `(tenant, seq)`          | `[1][flags][ingest_ms i64 BE]` + event JSON  |
+//! | `ids`          | `(tenant, id)`           | seq, for publisher-supplied ids only         |
+//! | `by_channel`   | `(tenant, channel, seq)` | nothing: the channel index (`index.rs`)      |
+//! | `indexed_upto` | `tenant`                 | seq up to which the channel index is whole   |
+//! | `heads`        | `tenant`                 | `(seq, epoch)`: never purged                 |
+//! | `meta`         | `"last_ingest_ms"`       | keeps ingest times monotonic across restarts |
+//!
+//! A read of one channel ranges over `by_channel` and fetches only the events it names. On open,
+//! every tenant whose head is above its `indexed_upto` seq (a log written before the index, or
+//! appended to by an older binary) has those events indexed before the log serves anything.
 //!
 //! Purges run through the writer, in their own transaction between groups of appends: that
 //! way a purge never races an append's duplicate check (an id is either still stored, or
 //! forgotten together with its event), and the single redb write lock is never contended.
 
+mod index;
 mod store;
 mod writer;
 
@@ -160,7 +167,8 @@ impl EmbeddedLog {
     }
 }
 
-/// Creates missing tables and loads the heads and the last ingest time.
+/// Creates missing tables, loads the heads and the last ingest time, and brings the channel
+/// index up to the heads.
 fn init(db: &Database) -> Result<(Vec<(TenantId, TenantHead)>, i64), LogError> {
     let txn = db
         .begin_write()
@@ -193,6 +201,10 @@ fn init(db: &Database) -> Result<(Vec<(TenantId, TenantHead)>, i64), LogError> {
             .get(LAST_INGEST_MS)
             .map_err(storage("load last ingest time"))?
             .map_or(0, |g| g.value());
+    }
+    let indexed = index::catch_up(&txn, &heads)?;
+    if indexed > 0 {
+        tracing::info!(events = indexed, "event log: indexed events by channel");
     }
     txn.commit().map_err(storage("commit table creation"))?;
     Ok((heads, last_ingest_ms))

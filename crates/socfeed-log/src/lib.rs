@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
 
+mod channels;
 pub mod embedded;
 pub mod memory;
 pub mod redis;
@@ -112,6 +113,10 @@ pub enum LogError {
 /// * New events are handed to the [`CommitListener`] once durable (never before), in seq
 ///   order per tenant, possibly after `append` returned. Duplicates are not handed on.
 /// * Reads see every acknowledged event that retention has not removed.
+/// * Reads cost what they return: a read's work grows with the events it returns, not with the
+///   tenant's other events. A read of one channel (any but `all`) looks only at that channel's
+///   events after `after` (each backend keeps the seqs of every channel's events), so a cursor
+///   on a quiet channel of a busy tenant replays cheaply.
 /// * Nothing crosses tenants: every read takes a tenant and returns only its events.
 #[async_trait]
 pub trait EventLog: Send + Sync + 'static {
@@ -119,7 +124,8 @@ pub trait EventLog: Send + Sync + 'static {
     async fn append(&self, drafts: Vec<EventDraft>) -> Result<Vec<Appended>, LogError>;
 
     /// Events of `tenant` with `after < seq <= upto`, ascending, at most `limit` of them,
-    /// only those of `channel` when given.
+    /// only those whose type maps to `channel` ([`Channel::of`]) when a channel other than `all`
+    /// is given.
     async fn read(
         &self,
         tenant: &TenantId,
@@ -182,14 +188,4 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-/// Whether `event` belongs to `channel` for a read: every event when no channel is given or the
-/// channel is the `all` pseudo-channel, else those whose type maps to it ([`Channel::of`]).
-pub(crate) fn in_channel(event: &Event, channel: Option<&Channel>) -> bool {
-    match channel {
-        None => true,
-        Some(c) if c.is_all() => true,
-        Some(c) => Channel::of(&event.event_type).is_ok_and(|of| of == *c),
-    }
 }

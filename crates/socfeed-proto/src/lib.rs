@@ -5,6 +5,7 @@
 //! * [`filter`] — GOVERN filters and the per-event fields they look at.
 //! * [`claims`] — the JWT claims socfeed reads (shapes only; signatures are checked elsewhere).
 //! * [`ijson`] — the I-JSON check payloads pass at publish.
+//! * [`forwarded`] — the client address behind trusted reverse proxies.
 //! * [`publish`] — `POST /v1/events` bodies (object, array, NDJSON) and replies.
 //! * [`aisoc`], [`govern`] — the two client dialects: inbound messages and outbound frames.
 //! * [`close`] — WebSocket close codes.
@@ -19,6 +20,7 @@ pub mod claims;
 pub mod close;
 pub mod event;
 pub mod filter;
+pub mod forwarded;
 pub mod govern;
 pub mod ijson;
 pub mod publish;

@@ -31,8 +31,8 @@ const INDEX_HTML: &str = include_str!("../assets/index.html");
 pub(crate) fn divert(state: Arc<AppState>) -> Divert {
     Divert {
         path: "/v1/soc/feed/sse",
-        serve: Arc::new(move |head, peer, io| {
-            govern::sse_stream(Arc::clone(&state), head, peer, io);
+        serve: Arc::new(move |head, peer, io, connection| {
+            govern::sse_stream(Arc::clone(&state), head, peer, io, connection);
         }),
     }
 }
@@ -73,6 +73,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(with_cors)
+        .layer(axum::middleware::from_fn(access::refuse_over_limit))
         // A body must arrive in time once its headers did (slowloris on the body).
         .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
         .with_state(state)

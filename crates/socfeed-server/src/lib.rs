@@ -175,6 +175,7 @@ impl Server {
             listener,
             router,
             http::divert(Arc::clone(&state)),
+            access::Gate::new(Arc::clone(&state)),
             token.clone(),
             state.config.handshake_timeout,
         )

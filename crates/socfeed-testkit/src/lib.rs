@@ -2,6 +2,7 @@
 //! token minting, and WebSocket / HTTP clients that speak over real TCP.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -533,11 +534,34 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time process `pid` has used so far (user + system, all its threads), in clock ticks of
+/// `/proc/<pid>/stat` (1/100 s on Linux); 0 when it cannot be read.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state); utime and stime are fields 14 and 15.
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    tick(11) + tick(12)
+}
+
 /// The real `socfeed` binary running `serve` in a child process.
 pub struct ServerProcess {
     pub child: std::process::Child,
     pub addr: SocketAddr,
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
 }
+
+/// Log lines a [`ServerProcess`] keeps (the latest ones).
+const KEPT_LINES: usize = 20_000;
 
 impl ServerProcess {
     /// Starts `bin serve` on `bind` (e.g. `127.0.0.1:0`) over `data_dir`, signing with [`SECRET`],
@@ -548,8 +572,32 @@ impl ServerProcess {
         bind: &str,
         extra: &[&str],
     ) -> ServerProcess {
+        ServerProcess::launch(std::process::Command::new(bin), data_dir, bind, extra)
+    }
+
+    /// As [`ServerProcess::start`], with at most `nofile` open file descriptors (`ulimit -n`).
+    pub fn start_with_fd_limit(
+        bin: &std::path::Path,
+        data_dir: &std::path::Path,
+        bind: &str,
+        extra: &[&str],
+        nofile: u32,
+    ) -> ServerProcess {
+        let mut sh = std::process::Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(bin);
+        ServerProcess::launch(sh, data_dir, bind, extra)
+    }
+
+    fn launch(
+        mut command: std::process::Command,
+        data_dir: &std::path::Path,
+        bind: &str,
+        extra: &[&str],
+    ) -> ServerProcess {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(bin)
+        let mut child = command
             .args([
                 "serve",
                 "--bind",
@@ -584,15 +632,43 @@ impl ServerProcess {
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe; warnings and errors
-        // are echoed to the test's output.
+        // are echoed to the test's output, the latest lines kept for [`ServerProcess::lines`].
+        let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = Arc::clone(&kept);
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 if line.contains("WARN") || line.contains("ERROR") {
                     eprintln!("[socfeed] {line}");
                 }
+                let mut kept = keep
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if kept.len() == KEPT_LINES {
+                    kept.remove(0);
+                }
+                kept.push(line);
             }
         });
-        ServerProcess { child, addr }
+        ServerProcess {
+            child,
+            addr,
+            lines: kept,
+        }
+    }
+
+    /// The log lines printed so far (after the listening line; the latest 20,000).
+    pub fn lines(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How many file descriptors the process has open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 
     /// Sends a signal (`-TERM`, `-KILL`, `-HUP`).

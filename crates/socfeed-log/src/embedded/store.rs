@@ -5,6 +5,7 @@ use redb::{ReadableDatabase, TableDefinition};
 use serde::Deserialize;
 use socfeed_proto::{Channel, Event, Seq, TenantId};
 
+use super::index;
 use crate::{Head, LogError};
 
 /// Events: `(tenant, seq)` → record (see [`encode`]).
@@ -57,7 +58,7 @@ pub(super) struct Header {
     pub(super) id_supplied: bool,
 }
 
-fn corrupt(tenant: &str, seq: Seq, message: impl Into<String>) -> LogError {
+pub(super) fn corrupt(tenant: &str, seq: Seq, message: impl Into<String>) -> LogError {
     LogError::Corrupt {
         tenant: tenant.to_owned(),
         seq,
@@ -92,25 +93,37 @@ pub(super) fn decode(tenant: &str, seq: Seq, record: &[u8]) -> Result<Event, Log
     Ok(event)
 }
 
-/// Only the id of a record (for forgetting supplied ids when purging).
-pub(super) fn event_id(tenant: &str, seq: Seq, record: &[u8]) -> Result<String, LogError> {
+/// The names of a stored event: its id (to forget supplied ids when purging) and its type (to
+/// find its channel's index row).
+pub(super) struct Names {
+    pub(super) id: String,
+    pub(super) event_type: String,
+}
+
+/// Only the names of a record, without decoding the rest.
+pub(super) fn names(tenant: &str, seq: Seq, record: &[u8]) -> Result<Names, LogError> {
     #[derive(Deserialize)]
-    struct IdOnly {
+    struct NamesOnly {
         id: String,
+        #[serde(rename = "type")]
+        event_type: String,
     }
     let body = record.get(HEADER_LEN..).unwrap_or_default();
-    serde_json::from_slice::<IdOnly>(body)
-        .map(|r| r.id)
+    serde_json::from_slice::<NamesOnly>(body)
+        .map(|r| Names {
+            id: r.id,
+            event_type: r.event_type,
+        })
         .map_err(|e| corrupt(tenant, seq, format!("bad event json: {e}")))
 }
 
-fn begin(db: &redb::Database) -> Result<redb::ReadTransaction, LogError> {
+pub(super) fn begin(db: &redb::Database) -> Result<redb::ReadTransaction, LogError> {
     db.begin_read().map_err(storage("begin read transaction"))
 }
 
-type EventsTable = redb::ReadOnlyTable<(&'static str, u64), &'static [u8]>;
+pub(super) type EventsTable = redb::ReadOnlyTable<(&'static str, u64), &'static [u8]>;
 
-fn events(txn: &redb::ReadTransaction) -> Result<EventsTable, LogError> {
+pub(super) fn events(txn: &redb::ReadTransaction) -> Result<EventsTable, LogError> {
     txn.open_table(EVENTS).map_err(storage("open events table"))
 }
 
@@ -134,7 +147,8 @@ fn first_from(
     }
 }
 
-/// Events of `tenant` with `after < seq <= upto`, of `channel`, at most `limit`.
+/// Events of `tenant` with `after < seq <= upto`, of `channel` (through the channel index when
+/// it is a channel other than `all`), at most `limit`.
 pub(super) fn read(
     db: &redb::Database,
     tenant: &TenantId,
@@ -147,21 +161,19 @@ pub(super) fn read(
         return Ok(Vec::new());
     }
     let txn = begin(db)?;
+    if let Some(channel) = crate::channels::narrowed(channel) {
+        return index::read(&txn, tenant, channel, after, upto, limit);
+    }
     let table = events(&txn)?;
     let t = tenant.as_str();
     let mut out = Vec::new();
     for item in table
         .range((t, after + 1)..=(t, upto))
         .map_err(storage("scan events"))?
+        .take(limit)
     {
         let (key, value) = item.map_err(storage("scan events"))?;
-        let event = decode(t, key.value().1, value.value())?;
-        if crate::in_channel(&event, channel) {
-            out.push(event);
-            if out.len() >= limit {
-                break;
-            }
-        }
+        out.push(decode(t, key.value().1, value.value())?);
     }
     Ok(out)
 }

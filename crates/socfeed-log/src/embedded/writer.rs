@@ -16,6 +16,7 @@ use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use socfeed_proto::{Event, EventDraft, Seq, TenantId};
 use tokio::sync::{mpsc, oneshot};
 
+use super::index::{self, BY_CHANNEL, INDEXED_UPTO};
 use super::store::{self, EVENTS, HEADS, IDS, LAST_INGEST_MS, META, storage};
 use crate::sequencer::{Sequencer, TenantHead};
 use crate::{Appended, CommitListener, LogError, now_ms};
@@ -141,6 +142,9 @@ impl Writer {
                 .open_table(EVENTS)
                 .map_err(storage("open events table"))?;
             let mut ids = txn.open_table(IDS).map_err(storage("open ids table"))?;
+            let mut by_channel = txn
+                .open_table(BY_CHANNEL)
+                .map_err(storage("open channel index"))?;
             // Supplied ids given a seq in this group (a request's rows reach `ids` only once
             // the whole request is prepared).
             let mut seen: HashMap<(TenantId, String), Seq> = HashMap::new();
@@ -160,6 +164,7 @@ impl Writer {
                     events
                         .insert((t, seq), row.record.as_slice())
                         .map_err(storage("insert event"))?;
+                    index::insert(&mut by_channel, t, seq, &row.event.event_type)?;
                     if row.id_supplied {
                         ids.insert((t, row.event.id.as_str()), seq)
                             .map_err(storage("insert id"))?;
@@ -174,11 +179,17 @@ impl Writer {
         }
         {
             let mut heads = txn.open_table(HEADS).map_err(storage("open heads table"))?;
+            let mut indexed = txn
+                .open_table(INDEXED_UPTO)
+                .map_err(storage("open channel index"))?;
             for tenant in before.keys() {
                 if let Some(h) = self.sequencer.head(tenant) {
                     heads
                         .insert(tenant.as_str(), (h.seq, h.epoch.as_str()))
                         .map_err(storage("write head"))?;
+                    indexed
+                        .insert(tenant.as_str(), h.seq)
+                        .map_err(storage("write channel index"))?;
                 }
             }
             let mut meta = txn.open_table(META).map_err(storage("open meta table"))?;
@@ -280,8 +291,9 @@ impl Writer {
         Ok(stored.map(|g| g.value()))
     }
 
-    /// Removes events ingested before `before_ms`, tenant by tenant from the oldest seq, and
-    /// forgets their supplied ids. Heads are kept. One transaction.
+    /// Removes events ingested before `before_ms`, tenant by tenant from the oldest seq, with
+    /// their channel index rows, and forgets their supplied ids. Heads are kept. One
+    /// transaction.
     fn purge(&mut self, before_ms: i64) -> Result<u64, LogError> {
         let txn = self.begin()?;
         let mut removed = 0;
@@ -290,6 +302,9 @@ impl Writer {
                 .open_table(EVENTS)
                 .map_err(storage("open events table"))?;
             let mut ids = txn.open_table(IDS).map_err(storage("open ids table"))?;
+            let mut by_channel = txn
+                .open_table(BY_CHANNEL)
+                .map_err(storage("open channel index"))?;
             let heads = txn.open_table(HEADS).map_err(storage("open heads table"))?;
             let tenants = heads
                 .iter()
@@ -299,7 +314,7 @@ impl Writer {
                 .map_err(storage("list tenants"))?;
             for t in &tenants {
                 let t = t.as_str();
-                let mut doomed: Vec<(Seq, Option<String>)> = Vec::new();
+                let mut doomed: Vec<(Seq, bool, store::Names)> = Vec::new();
                 for item in events
                     .range((t, 0)..=(t, Seq::MAX))
                     .map_err(storage("scan events"))?
@@ -310,17 +325,17 @@ impl Writer {
                     if header.ingest_ms >= before_ms {
                         break;
                     }
-                    let id = if header.id_supplied {
-                        Some(store::event_id(t, seq, value.value())?)
-                    } else {
-                        None
-                    };
-                    doomed.push((seq, id));
+                    let names = store::names(t, seq, value.value())?;
+                    doomed.push((seq, header.id_supplied, names));
                 }
-                for (seq, id) in doomed {
+                for (seq, id_supplied, names) in doomed {
                     events.remove((t, seq)).map_err(storage("remove event"))?;
+                    index::remove(&mut by_channel, t, seq, &names.event_type)?;
                     removed += 1;
-                    let Some(id) = id else { continue };
+                    if !id_supplied {
+                        continue;
+                    }
+                    let id = names.id;
                     let points_here = ids
                         .get((t, id.as_str()))
                         .map_err(storage("look up id"))?

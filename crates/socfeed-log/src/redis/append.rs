@@ -4,11 +4,12 @@
 use std::sync::LazyLock;
 
 use ::redis::{ErrorKind, Script, ServerErrorKind, Value};
-use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
+use socfeed_proto::{Event, EventDraft, Seq, TenantId};
 
 use super::Inner;
 use super::error::{BadReply, Effect, NoReply, bounded, classify, uncertain};
 use super::record::{int, split, text};
+use crate::channels::indexed;
 use crate::{Appended, LogError, sequencer};
 
 static APPEND: LazyLock<Script> = LazyLock::new(|| {
@@ -64,10 +65,8 @@ pub(crate) async fn append_part(inner: &Inner, part: Part) -> Result<Stored, Log
     args.reserve(5 * part.drafts.len());
     for (_, draft) in &part.drafts {
         let halves = split(draft)?;
-        let channel = Channel::of(&draft.event_type)
-            .ok()
-            .filter(|c| !c.is_all())
-            .map_or_else(String::new, |c| c.as_str().to_owned());
+        let channel =
+            indexed(&draft.event_type).map_or_else(String::new, |c| c.as_str().to_owned());
         args.push(if draft.id_supplied {
             b"1".to_vec()
         } else {

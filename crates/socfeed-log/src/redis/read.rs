@@ -11,6 +11,7 @@ use super::Inner;
 use super::error::{Effect, bad_reply, bounded};
 use super::keys::{channel_member, entry_id, seq_of_entry};
 use super::record::{bytes, decode, entry, int, text};
+use crate::channels::{indexed, narrowed};
 use crate::{Head, LogError};
 
 /// The most events one Redis call returns.
@@ -34,9 +35,9 @@ pub(crate) async fn read(
     let mut from = after;
     while from < upto && out.len() < limit {
         let page = PAGE.min(limit - out.len());
-        let (events, scanned, last) = match channel {
-            Some(c) if !c.is_all() => by_channel(inner, tenant, c, from, upto, page).await?,
-            _ => by_seq(inner, tenant, from, upto, page).await?,
+        let (events, scanned, last) = match narrowed(channel) {
+            Some(c) => by_channel(inner, tenant, c, from, upto, page).await?,
+            None => by_seq(inner, tenant, from, upto, page).await?,
         };
         out.extend(events);
         match last {
@@ -132,7 +133,7 @@ async fn by_channel(
             .and_then(bytes)
             .ok_or_else(|| bad_reply("read a channel from Redis", "entry without event"))?;
         let event = decode(tenant, seq, &json)?;
-        if crate::in_channel(&event, Some(channel)) {
+        if indexed(&event.event_type).as_ref() == Some(channel) {
             events.push(event);
         }
     }

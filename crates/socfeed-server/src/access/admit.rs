@@ -2,12 +2,13 @@
 //! limits of that tenant and of the client's address.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
 use socfeed_proto::{Claims, CloseCode, TenantId};
 
 use super::auth::{self, Denied, Principal, TokenSource};
-use super::limits::Slot;
+use super::limits::{Accepted, Slot};
 use crate::state::AppState;
 
 /// An admitted subscriber; its connection slot is held until this is dropped.
@@ -35,12 +36,13 @@ impl From<Denied> for Refusal {
     }
 }
 
-/// Authenticates a feed request and takes a connection slot.
+/// Authenticates a feed request from `ip` on `connection` and takes a feed slot.
 pub(crate) fn admit(
     state: &AppState,
     headers: &HeaderMap,
     raw_query: Option<&str>,
     ip: IpAddr,
+    connection: &Arc<Accepted>,
 ) -> (Result<Admitted, Refusal>, Option<TokenSource>) {
     let (principal, source) = auth::authenticate_feed(state, headers, raw_query);
     let who = principal
@@ -51,7 +53,7 @@ pub(crate) fn admit(
         Principal {
             claims,
             tenant: Some(tenant),
-        } => match state.limits.admit(&tenant, ip) {
+        } => match state.limits.admit(&tenant, ip, connection) {
             Ok(slot) => Ok(Admitted {
                 claims,
                 tenant,

@@ -5,67 +5,25 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
+use socfeed_proto::forwarded;
 
 /// The client address of a request from `peer`. Only when `peer` is a trusted proxy are the
 /// forwarding headers read: the right-most address in them that is not itself a trusted proxy
 /// is the client (the left-most when every one is trusted). Anyone else's headers are ignored.
 pub(crate) fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let peer = peer.ip().to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
+    if !is_trusted(&peer.ip().to_canonical()) {
+        return peer.ip().to_canonical();
     }
-    let chain = forwarded_for(headers);
-    chain
-        .iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .or(chain.first())
-        .copied()
-        .unwrap_or(peer)
-}
-
-/// The addresses a request was forwarded for, first hop first: `Forwarded: for=…` (RFC 7239)
-/// when present, else `X-Forwarded-For`. Unreadable entries (`unknown`, obfuscated names) are
-/// skipped.
-fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
-    let values = |name: &str| {
+    let values = |name: &str| -> Vec<&str> {
         headers
             .get_all(name)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect::<Vec<_>>()
+            .collect()
     };
-    let forwarded = values("forwarded");
-    if !forwarded.is_empty() {
-        return forwarded
-            .iter()
-            .flat_map(|element| element.split(';'))
-            .filter_map(|pair| {
-                let (key, value) = pair.trim().split_once('=')?;
-                key.eq_ignore_ascii_case("for").then(|| parse_node(value))?
-            })
-            .collect();
-    }
-    values("x-forwarded-for")
-        .iter()
-        .filter_map(|v| parse_node(v))
-        .collect()
-}
-
-/// `192.0.2.1`, `"192.0.2.1:4711"`, `"[2001:db8::1]:4711"`, `2001:db8::1`.
-fn parse_node(node: &str) -> Option<IpAddr> {
-    let node = node.trim().trim_matches('"');
-    if let Ok(ip) = node.parse::<IpAddr>() {
-        return Some(ip.to_canonical());
-    }
-    if let Ok(addr) = node.parse::<SocketAddr>() {
-        return Some(addr.ip().to_canonical());
-    }
-    let bracketed = node.strip_prefix('[')?.split(']').next()?;
-    bracketed.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+    let chain = forwarded::chain(&values("forwarded"), &values("x-forwarded-for"));
+    forwarded::client(peer.ip(), &chain, is_trusted)
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
 //! Limits that keep one tenant, one address or one client from taking the server down:
 //! connections per tenant and per IP (4029 / 429), messages per second per connection (4029),
 //! events per second per publisher token (429 with `Retry-After`).
+//!
+//! An address's connections are counted from accept ([`Limits::accept`]): every TCP connection
+//! of a direct peer holds a place in its address's count for as long as it is open, whatever it
+//! sends (or does not). A trusted proxy's connections are not counted by the proxy's address;
+//! their feeds are counted by the address they were forwarded for, at admission.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -36,6 +41,47 @@ pub(crate) struct Limits {
 struct Counts {
     tenants: HashMap<TenantId, usize>,
     ips: HashMap<IpAddr, usize>,
+    /// Connections of addresses at their limit that are being answered with a refusal.
+    refusing: HashMap<IpAddr, usize>,
+}
+
+/// Connections of one address at its limit that may be open at once to be refused in words
+/// (429 / 4029); beyond these, its new connections are closed at accept.
+pub(crate) const REFUSING_PER_IP: usize = 8;
+
+/// A TCP connection's standing in its address's count, decided at accept and shared by the
+/// connection and every request and session on it: the place is given back when the last of
+/// them ends.
+pub(crate) enum Accepted {
+    /// Counted against the peer address.
+    Counted { _place: Place },
+    /// The address is at its limit: the connection may only be told so (then it is closed).
+    Over { limit: usize, _place: Place },
+    /// From a trusted proxy: feeds on it are counted by the address they were forwarded for.
+    Proxied,
+}
+
+/// A place in one of an address's counts, given back when dropped.
+pub(crate) struct Place {
+    limits: Arc<Limits>,
+    ip: IpAddr,
+    refusing: bool,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut c = self
+            .limits
+            .counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let map = if self.refusing {
+            &mut c.refusing
+        } else {
+            &mut c.ips
+        };
+        decrement(map, &self.ip);
+    }
 }
 
 impl Limits {
@@ -49,31 +95,77 @@ impl Limits {
         })
     }
 
-    /// Takes a connection slot for `tenant` from `ip`; the slot is given back when dropped.
+    /// Counts a connection just accepted from `ip` (`proxy`: the peer is a trusted proxy).
+    /// `None`: the address is at its limit and already has [`REFUSING_PER_IP`] connections
+    /// being refused; close this one at once.
+    pub(crate) fn accept(self: &Arc<Limits>, ip: IpAddr, proxy: bool) -> Option<Accepted> {
+        if proxy {
+            return Some(Accepted::Proxied);
+        }
+        let mut c = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let place = |refusing| Place {
+            limits: Arc::clone(self),
+            ip,
+            refusing,
+        };
+        let open = c.ips.entry(ip).or_default();
+        if *open < self.per_ip {
+            *open += 1;
+            return Some(Accepted::Counted {
+                _place: place(false),
+            });
+        }
+        let refusing = c.refusing.entry(ip).or_default();
+        if *refusing < REFUSING_PER_IP {
+            *refusing += 1;
+            return Some(Accepted::Over {
+                limit: self.per_ip,
+                _place: place(true),
+            });
+        }
+        None
+    }
+
+    /// Takes a feed slot for `tenant` on `connection` (accepted from `ip`, or forwarded for
+    /// `ip` by a trusted proxy); the slot is given back when dropped and keeps the
+    /// connection's place in its address's count until then.
     pub(crate) fn admit(
         self: &Arc<Limits>,
         tenant: &TenantId,
         ip: IpAddr,
+        connection: &Arc<Accepted>,
     ) -> Result<Slot, LimitError> {
         let mut c = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        if c.ips.get(&ip).copied().unwrap_or(0) >= self.per_ip {
-            return Err(LimitError::Ip(self.per_ip));
-        }
+        let forwarded = match **connection {
+            Accepted::Over { limit, .. } => return Err(LimitError::Ip(limit)),
+            Accepted::Counted { .. } => false,
+            Accepted::Proxied => {
+                if c.ips.get(&ip).copied().unwrap_or(0) >= self.per_ip {
+                    return Err(LimitError::Ip(self.per_ip));
+                }
+                true
+            }
+        };
         if c.tenants.get(tenant).copied().unwrap_or(0) >= self.per_tenant {
             return Err(LimitError::Tenant(self.per_tenant));
         }
-        *c.ips.entry(ip).or_default() += 1;
+        if forwarded {
+            *c.ips.entry(ip).or_default() += 1;
+        }
         *c.tenants.entry(tenant.clone()).or_default() += 1;
         Ok(Slot {
             limits: Arc::clone(self),
             tenant: tenant.clone(),
-            ip,
+            forwarded: forwarded.then_some(ip),
+            _connection: Arc::clone(connection),
         })
     }
 
-    fn release(&self, tenant: &TenantId, ip: IpAddr) {
+    fn release(&self, tenant: &TenantId, forwarded: Option<IpAddr>) {
         let mut c = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        decrement(&mut c.ips, &ip);
+        if let Some(ip) = forwarded {
+            decrement(&mut c.ips, &ip);
+        }
         decrement(&mut c.tenants, tenant);
     }
 
@@ -106,16 +198,18 @@ fn decrement<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
     }
 }
 
-/// A held connection slot.
+/// A held feed slot.
 pub(crate) struct Slot {
     limits: Arc<Limits>,
     tenant: TenantId,
-    ip: IpAddr,
+    /// The forwarded-for address counted at admission (a trusted proxy's connection).
+    forwarded: Option<IpAddr>,
+    _connection: Arc<Accepted>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.limits.release(&self.tenant, self.ip);
+        self.limits.release(&self.tenant, self.forwarded);
     }
 }
 
@@ -174,20 +268,63 @@ mod tests {
     }
 
     #[test]
-    fn connection_slots_are_counted_and_given_back() {
+    fn feed_slots_are_counted_and_given_back() {
         let l = limits(2, 3, 0);
         let a = TenantId::parse("a").unwrap();
         let b = TenantId::parse("b").unwrap();
         let ip1 = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let ip2 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
-        let s1 = l.admit(&a, ip1).unwrap();
-        let _s2 = l.admit(&a, ip2).unwrap();
-        assert_eq!(l.admit(&a, ip1).err(), Some(LimitError::Tenant(2)));
-        let _s3 = l.admit(&b, ip1).unwrap();
-        let _s4 = l.admit(&b, ip1).unwrap();
-        assert_eq!(l.admit(&b, ip1).err(), Some(LimitError::Ip(3)));
+        let proxied = Arc::new(Accepted::Proxied);
+        let s1 = l.admit(&a, ip1, &proxied).unwrap();
+        let _s2 = l.admit(&a, ip2, &proxied).unwrap();
+        assert_eq!(
+            l.admit(&a, ip1, &proxied).err(),
+            Some(LimitError::Tenant(2))
+        );
+        let _s3 = l.admit(&b, ip1, &proxied).unwrap();
+        let _s4 = l.admit(&b, ip1, &proxied).unwrap();
+        assert_eq!(l.admit(&b, ip1, &proxied).err(), Some(LimitError::Ip(3)));
         drop(s1);
-        assert!(l.admit(&a, ip2).is_ok());
+        assert!(l.admit(&a, ip2, &proxied).is_ok());
+    }
+
+    #[test]
+    fn connections_count_from_accept_and_a_few_more_are_refused_in_words() {
+        let l = limits(100, 2, 0);
+        let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+        let counted: Vec<_> = (0..2)
+            .map(|_| Arc::new(l.accept(ip, false).unwrap()))
+            .collect();
+        assert!(
+            counted
+                .iter()
+                .all(|c| matches!(**c, Accepted::Counted { .. }))
+        );
+        let over: Vec<_> = (0..REFUSING_PER_IP)
+            .map(|_| Arc::new(l.accept(ip, false).unwrap()))
+            .collect();
+        assert!(
+            over.iter()
+                .all(|c| matches!(**c, Accepted::Over { limit: 2, .. }))
+        );
+        assert!(l.accept(ip, false).is_none(), "closed at accept");
+        assert!(
+            l.accept(ip, true).is_some(),
+            "a trusted proxy is not counted"
+        );
+        let a = TenantId::parse("a").unwrap();
+        assert_eq!(l.admit(&a, ip, &over[0]).err(), Some(LimitError::Ip(2)));
+        // A feed keeps its connection's place after the connection's own holder is gone.
+        let slot = l.admit(&a, ip, &counted[0]).unwrap();
+        let mut counted = counted;
+        counted.remove(0);
+        assert!(l.accept(ip, false).is_none());
+        drop(slot);
+        drop(over);
+        assert!(matches!(
+            l.accept(ip, false),
+            Some(Accepted::Counted { .. })
+        ));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use socfeed_proto::{Channel, Claims, Filters};
 
 use super::FeedRequestParts;
 use super::feed_request::FeedRequest;
-use crate::access::{Admitted, Refusal};
+use crate::access::{Accepted, Admitted, Refusal};
 use crate::config::Origins;
 use crate::fanout::{Delivery, Format};
 use crate::session::{
@@ -62,9 +62,15 @@ fn allow_origin(state: &AppState, origin: Option<&str>) -> Option<String> {
 /// `GET /v1/soc/feed/sse` as the first request of a connection: the feed as Server-Sent Events
 /// on the connection itself, in a task of its own. Admission happens here; the task that runs
 /// for the stream's life holds only the connection and the boxed session.
-pub(crate) fn sse_stream(state: Arc<AppState>, head: Parts, peer: SocketAddr, io: TcpStream) {
+pub(crate) fn sse_stream(
+    state: Arc<AppState>,
+    head: Parts,
+    peer: SocketAddr,
+    io: TcpStream,
+    connection: &Arc<Accepted>,
+) {
     let Parts { uri, headers, .. } = head;
-    let request = FeedRequestParts::new(state, uri.query(), headers, peer);
+    let request = FeedRequestParts::new(state, uri.query(), headers, peer, connection);
     let (stall, grace) = (
         super::stall(&request.state),
         super::close_grace(&request.state),

@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use socfeed_proto::{Claims, CloseCode};
 
-use crate::access::{self, Admitted, Refusal, TokenSource};
+use crate::access::{self, Accepted, Admitted, Refusal, TokenSource};
 use crate::session::{self, Protocol};
 use crate::state::AppState;
 use crate::transport::Framing;
@@ -48,23 +48,32 @@ impl FromRequestParts<Arc<AppState>> for FeedRequestParts {
         let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
+        // A connection the accept loop did not count is counted by address at admission.
+        let connection = parts
+            .extensions
+            .get::<Arc<Accepted>>()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Accepted::Proxied));
         Ok(FeedRequestParts::new(
             Arc::clone(state),
             parts.uri.query(),
             parts.headers.clone(),
             peer,
+            &connection,
         ))
     }
 }
 
 impl FeedRequestParts {
-    /// Admits the request of `peer`; `raw_query` is the query as sent (credentials are counted
-    /// in it, parameters read from it, the last of a repeated one winning).
+    /// Admits the request of `peer` on `connection`; `raw_query` is the query as sent
+    /// (credentials are counted in it, parameters read from it, the last of a repeated one
+    /// winning).
     fn new(
         state: Arc<AppState>,
         raw_query: Option<&str>,
         headers: HeaderMap,
         peer: SocketAddr,
+        connection: &Arc<Accepted>,
     ) -> FeedRequestParts {
         let query: HashMap<String, String> =
             form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes())
@@ -83,7 +92,7 @@ impl FeedRequestParts {
         let client = access::client_ip(peer, &headers, &state.config.trusted_proxies);
         // A feed from an origin that may not open one is refused before its token is looked at.
         let (admitted, source) = match origin {
-            Ok(_) => access::admit(&state, &headers, raw_query, client),
+            Ok(_) => access::admit(&state, &headers, raw_query, client, connection),
             Err(()) => {
                 state.audit.refused("feed", ORIGIN_REFUSED, None, client);
                 let refusal = Refusal {

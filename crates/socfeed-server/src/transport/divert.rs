@@ -14,6 +14,8 @@ use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::access::Accepted;
+
 /// Largest request head a diverted route reads (then 431).
 const MAX_HEAD: usize = 16 * 1024;
 /// Most request headers a diverted route reads (then 431).
@@ -23,8 +25,8 @@ const FIRST_READ: usize = 1024;
 /// How long a refusal may take to write.
 const REFUSAL: Duration = Duration::from_secs(1);
 
-/// A diverted route: `serve` takes its connections over (request head, peer, connection) and
-/// starts what serves them.
+/// A diverted route: `serve` takes its connections over (request head, peer, connection and
+/// its place in its address's count) and starts what serves them.
 pub(crate) struct Divert {
     /// `GET` requests for exactly this path (any query) are diverted.
     pub(crate) path: &'static str,
@@ -32,7 +34,7 @@ pub(crate) struct Divert {
 }
 
 /// What takes a diverted connection over.
-pub(crate) type Serve = Arc<dyn Fn(Parts, SocketAddr, TcpStream) + Send + Sync>;
+pub(crate) type Serve = Arc<dyn Fn(Parts, SocketAddr, TcpStream, &Arc<Accepted>) + Send + Sync>;
 
 /// What the first request is.
 pub(crate) enum First {

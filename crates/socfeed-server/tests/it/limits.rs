@@ -432,3 +432,73 @@ async fn slow_bodies_get_408() {
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     assert!(reply.contains("body_timeout"), "{reply}");
 }
+
+/// A TCP connection counts toward `--max-connections-per-ip` from accept, before it sends a
+/// byte: with the address's places taken by silent sockets, a WebSocket feed closes with 4029
+/// and any other request gets 429; a few such refusals at a time, beyond which the address's
+/// connections are closed at once. The places come back when the sockets close.
+#[tokio::test]
+async fn silent_connections_count_toward_the_address_limit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(|c| c.max_connections_per_ip = 3).await;
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(s.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let closed = WsClient::connect(&ws_url(&s, "acme"))
+        .await
+        .expect_close()
+        .await;
+    assert_eq!(closed.code, 4029);
+    assert!(closed.reason.contains("address"), "{closed:?}");
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(socfeed_testkit::WAIT, tcp.read_to_string(&mut reply))
+        .await
+        .expect("answered and closed")
+        .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 429"), "{reply}");
+    assert!(reply.contains("retry-after: 1"), "{reply}");
+    assert!(reply.contains("too_many_connections"), "{reply}");
+    // Past the few refused in words, closed at accept without a reply.
+    let mut refusing = Vec::new();
+    for _ in 0..8 {
+        refusing.push(tokio::net::TcpStream::connect(s.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut dropped = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(socfeed_testkit::WAIT, dropped.read_to_end(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    drop(silent);
+    drop(refusing);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    WsClient::connect(&ws_url(&s, "acme"))
+        .await
+        .subscribe("all", None)
+        .await;
+}
+
+/// A kept-alive connection that goes quiet after a request is closed by the same deadline as
+/// one that never spoke: it holds its address's place only so long.
+#[tokio::test]
+async fn idle_kept_alive_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(|c| c.handshake_timeout = Duration::from_millis(300)).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(socfeed_testkit::WAIT, tcp.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the idle connection was closed");
+    assert!(
+        String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+}
