@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use socfeed_auth::KeySettings;
 use socfeed_server::{
-    Config, ConfigError, LogBackend, Networks, Origins, parse_duration, parse_size,
+    Config, ConfigError, Durability, Engine, Networks, Origins, parse_duration, parse_size,
 };
 
 /// Declares every setting once: its doc (the `--help` text), type, env var and parser. The flag is
@@ -78,8 +78,22 @@ settings! {
     bind: SocketAddr, "SOCFEED_BIND", from_str::<SocketAddr>;
     /// Directory of the durable log (and of the generated development key) [default: ./socfeed-data].
     data_dir: PathBuf, "SOCFEED_DATA_DIR", from_str::<PathBuf>;
-    /// Event log backend: embedded or memory [default: embedded].
-    log: LogBackend, "SOCFEED_LOG", from_str::<LogBackend>;
+    /// Where events, seqs and the live fan-out live: `embedded` (the durable log in the data
+    /// directory, one node), `memory` (nothing kept) or a Redis URL
+    /// `redis://[user:password@]host:port[/db]` (`rediss://` for TLS), which any number of
+    /// nodes share [default: embedded].
+    engine: Engine, "SOCFEED_ENGINE", from_str::<Engine>;
+    /// Former name of `--engine`; `--engine` wins when both are given.
+    log: Engine, "SOCFEED_LOG", from_str::<Engine>;
+    /// Prefix of every key the engine writes (Redis), so deployments can share one Redis
+    /// [default: socfeed].
+    engine_prefix: String, "SOCFEED_ENGINE_PREFIX", from_str::<String>;
+    /// `strict`: at start, check that Redis writes to disk before it replies (`appendonly yes`
+    /// with `appendfsync always`, or WAITAOF) and refuse to start otherwise; `relaxed`: start
+    /// anyway, a 202 then means "in Redis" [default: strict].
+    engine_durability: Durability, "SOCFEED_ENGINE_DURABILITY", from_str::<Durability>;
+    /// This node's name in metrics and logs (default: host name and port).
+    node_id: String, "SOCFEED_NODE_ID", from_str::<String>;
     /// HS256 shared secret for tokens. Without any key setting, a random secret is generated
     /// once and kept in `<data-dir>/dev-jwt-secret`.
     jwt_secret: String, "SOCFEED_JWT_SECRET", from_str::<String>;
@@ -200,7 +214,10 @@ pub fn resolve(mut args: ServeArgs) -> Result<Config, SettingsError> {
     let mut c = Config {
         bind: a.bind.unwrap_or(d.bind),
         data_dir: a.data_dir.unwrap_or(d.data_dir),
-        log: a.log.unwrap_or(d.log),
+        engine: a.engine.or(a.log).unwrap_or(d.engine),
+        engine_prefix: a.engine_prefix.unwrap_or(d.engine_prefix),
+        engine_durability: a.engine_durability.unwrap_or(d.engine_durability),
+        node_id: a.node_id.filter(|n| !n.is_empty()).or(d.node_id),
         keys: KeySettings {
             secret: a.jwt_secret,
             public_key_pem: a.jwt_public_key,
@@ -371,8 +388,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            (c.queue_len, c.publish_rate, c.log),
-            (16, 0, LogBackend::Memory)
+            (c.queue_len, c.publish_rate, c.engine),
+            (16, 0, Engine::Memory)
         );
         std::fs::write(&file, "queue_len = \"many\"\n").unwrap();
         let err = resolve(ServeArgs {

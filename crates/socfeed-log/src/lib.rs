@@ -14,6 +14,7 @@ use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
 
 mod channels;
 pub mod embedded;
+pub mod follow;
 pub mod memory;
 pub mod redis;
 pub mod sequencer;
@@ -49,6 +50,29 @@ pub struct Head {
 /// block.
 pub trait CommitListener: Send + Sync + 'static {
     fn committed(&self, events: Vec<Event>);
+
+    /// The same, for events accepted at `accepted_us` (unix µs) — on another node, say — so
+    /// the listener can measure how long they took to reach it.
+    fn committed_at(&self, events: Vec<Event>, accepted_us: i64) {
+        let _ = accepted_us;
+        self.committed(events);
+    }
+
+    /// The engine lost `tenant`'s history (flushed, or restored from an older state) and gave it
+    /// a new epoch: what the listener holds of it, and every position in it, is void.
+    fn history_reset(&self, tenant: &TenantId) {
+        let _ = tenant;
+    }
+
+    /// A cluster engine found `events` missing between the live messages it received (a lost
+    /// message) and read them from its store before passing later ones on.
+    fn gap_repaired(&self, events: u64) {
+        let _ = events;
+    }
+
+    /// A cluster engine's subscription to live commits was lost and made again (its tenants
+    /// were caught up from their last seq).
+    fn resubscribed(&self) {}
 }
 
 /// A listener that drops everything (a log used only for reads and appends).
@@ -152,6 +176,14 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// Finishes pending appends and flushes; later appends fail with `Closed`.
     async fn close(&self) -> Result<(), LogError>;
+
+    /// Starts following `tenant`'s commits made anywhere (see [`follow`]): until the returned
+    /// [`follow::Following`] is dropped, they reach the listener in seq order, once each, while
+    /// its flow is live. Local engines hand every commit to the listener anyway.
+    fn follow(&self, tenant: &TenantId) -> follow::Following {
+        let _ = tenant;
+        follow::Following::local()
+    }
 }
 
 impl LogError {

@@ -9,6 +9,9 @@ impl CloseCode {
     pub const GOING_AWAY: CloseCode = CloseCode(1001);
     pub const TOO_BIG: CloseCode = CloseCode(1009);
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// Try again later: the engine is out of reach (or the history was reset); reconnect with
+    /// the cursor.
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
     pub const UNAUTHORIZED: CloseCode = CloseCode(4001);
     pub const HEARTBEAT_TIMEOUT: CloseCode = CloseCode(4002);
     pub const FORBIDDEN: CloseCode = CloseCode(4003);
@@ -22,6 +25,7 @@ impl CloseCode {
             1001 => "server shutting down",
             1009 => "message too big",
             1011 => "internal error",
+            1013 => "try again later",
             4001 => "unauthorized",
             4002 => "heartbeat timeout",
             4003 => "forbidden",

@@ -10,32 +10,23 @@ use std::time::Duration;
 
 use socfeed_auth::KeySettings;
 
-/// Which event log backs the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogBackend {
-    /// Durable log in the data directory (redb); the default.
-    Embedded,
-    /// In-memory log: nothing survives a restart.
-    Memory,
-}
+mod engine;
 
-impl std::str::FromStr for LogBackend {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "embedded" => Ok(LogBackend::Embedded),
-            "memory" => Ok(LogBackend::Memory),
-            _ => Err(format!("unknown log backend {s:?} (embedded or memory)")),
-        }
-    }
-}
+pub use engine::{Durability, Engine, RedisUrl};
 
 /// Resolved settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
-    pub log: LogBackend,
+    /// Where events, seqs and the live fan-out live.
+    pub engine: Engine,
+    /// Prefix of every engine key (Redis), so deployments can share one Redis.
+    pub engine_prefix: String,
+    /// What a 202 means on Redis.
+    pub engine_durability: Durability,
+    /// This node's name in metrics and logs; `None`: host name and port.
+    pub node_id: Option<String>,
     pub keys: KeySettings,
     pub heartbeat_interval: Duration,
     pub retention: Duration,
@@ -84,7 +75,10 @@ impl Default for Config {
         Config {
             bind: SocketAddr::from(([0, 0, 0, 0], 8086)),
             data_dir: PathBuf::from("./socfeed-data"),
-            log: LogBackend::Embedded,
+            engine: Engine::Embedded,
+            engine_prefix: "socfeed".into(),
+            engine_durability: Durability::Strict,
+            node_id: None,
             keys: KeySettings::default(),
             heartbeat_interval: Duration::from_secs(30),
             retention: Duration::from_secs(24 * 3600),
@@ -157,6 +151,11 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "queue, size and count limits must be positive (max-frame-size at least 1KiB)"
                     .into(),
+            ));
+        }
+        if self.engine_prefix.is_empty() || self.engine_prefix.contains(['{', '}']) {
+            return Err(ConfigError::Invalid(
+                "engine-prefix must be non-empty, without `{` or `}` (they mark hash tags)".into(),
             ));
         }
         if self.max_event_size == 0 || self.max_payload_depth == 0 {

@@ -13,6 +13,7 @@
 mod access;
 mod config;
 mod dialect;
+mod engine;
 mod fanout;
 mod http;
 mod ingest;
@@ -28,13 +29,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socfeed_auth::Verifier;
-use socfeed_log::{SharedLog, embedded::EmbeddedLog, memory::MemoryLog};
+use socfeed_log::SharedLog;
 use socfeed_proto::TenantId;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{Config, ConfigError, LogBackend, Networks, Origins, parse_duration, parse_size};
+pub use config::{
+    Config, ConfigError, Durability, Engine, Networks, Origins, RedisUrl, parse_duration,
+    parse_size,
+};
 pub use fanout::{Delivery, Hub, Interest, Queue, Registration, Taken};
 pub use metrics::Metrics;
 
@@ -47,6 +51,16 @@ pub enum ServeError {
     Log {
         dir: std::path::PathBuf,
         source: socfeed_log::LogError,
+    },
+    #[error("connecting to the engine at {engine}")]
+    Engine {
+        engine: String,
+        source: socfeed_log::LogError,
+    },
+    #[error("the engine at {engine} cannot promise durable acknowledgements")]
+    Durability {
+        engine: String,
+        source: socfeed_log::redis::DurabilityError,
     },
     #[error("loading token keys")]
     Keys(#[from] socfeed_auth::KeyError),
@@ -67,30 +81,15 @@ pub struct Server {
 impl Server {
     /// Opens the log and loads keys; does not accept connections yet.
     pub async fn bind(listener: TcpListener, config: Config) -> Result<Server, ServeError> {
-        let metrics = Arc::new(Metrics::new());
+        let node = engine::node_id(&config, &listener);
+        let metrics = Arc::new(Metrics::for_node(&node));
         let hub = Hub::new(
             Arc::clone(&metrics),
             config.replay_cache,
             config.replay_cache_bytes,
         );
         let verifier = Verifier::from_settings(&config.keys)?;
-        let log: SharedLog = match config.log {
-            LogBackend::Memory => Arc::new(MemoryLog::new(hub.clone())),
-            LogBackend::Embedded => {
-                let dir = config.data_dir.clone();
-                let opened = tokio::task::spawn_blocking({
-                    let hub = hub.clone();
-                    let cache = config.log_cache_bytes;
-                    move || EmbeddedLog::open_with_cache(&dir, hub, cache)
-                })
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-                Arc::new(opened.map_err(|source| ServeError::Log {
-                    dir: config.data_dir.clone(),
-                    source,
-                })?)
-            }
-        };
+        let log = engine::open(&config, &hub).await?;
         let limits = access::Limits::new(&config);
         let state = Arc::new(AppState {
             config,
@@ -103,8 +102,10 @@ impl Server {
             audit: access::Audit::default(),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
+            engine_up: std::sync::atomic::AtomicBool::new(true),
         });
         let background = TaskTracker::new();
+        background.spawn(engine::probe(Arc::clone(&state)));
         background.spawn(retention::run(
             Arc::clone(&state.log),
             state.config.retention,

@@ -27,9 +27,16 @@ pub(crate) struct AppState {
     pub shutdown: CancellationToken,
     /// Every session holds a token of this tracker; shutdown waits for all of them.
     pub sessions: TaskTracker,
+    /// Whether the engine answered its last probe (see `engine::probe`).
+    pub engine_up: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
+    /// Whether the engine answered its last probe.
+    pub(crate) fn engine_up(&self) -> bool {
+        self.engine_up.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The key set in force now.
     pub(crate) fn verifier(&self) -> Arc<Verifier> {
         Arc::clone(&self.verifier.read().unwrap_or_else(PoisonError::into_inner))

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use socfeed_proto::{Channel, Role, TenantId};
-use socfeed_server::{LogBackend, parse_duration};
+use socfeed_server::parse_duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -643,10 +643,7 @@ fn setup(
         None if args.nchan() => "nginx + nchan (external)".to_owned(),
         None => "external".to_owned(),
         Some(_) => {
-            let log = match args.spawn.log {
-                LogBackend::Embedded => "embedded",
-                LogBackend::Memory => "memory",
-            };
+            let log = args.spawn.engine.to_string();
             let cpu = args
                 .spawn
                 .server_cpu

@@ -50,6 +50,12 @@ pub(crate) fn admit(
         .ok()
         .map(|p| (p.claims.tenant_id.clone(), p.claims.sub.clone()));
     let admitted = principal.map_err(Refusal::from).and_then(|p| match p {
+        // Not served while the engine is out of reach: the client retries with its cursor.
+        _ if !state.engine_up() => Err(Refusal {
+            code: CloseCode::TRY_AGAIN_LATER,
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the engine is unavailable; reconnect later with your cursor".into(),
+        }),
         Principal {
             claims,
             tenant: Some(tenant),

@@ -24,6 +24,10 @@ pub struct Delivery {
     pub channel: Channel,
     /// Payload fields GOVERN filters look at, extracted once.
     pub fields: FilterFields,
+    /// For a sampled live event: when it was accepted (unix µs), to measure the fan-out
+    /// latency at the sessions that write it. `None` for events read for a replay and for
+    /// live ones not sampled.
+    pub sampled_at: Option<i64>,
     aisoc: OnceLock<Bytes>,
     govern: OnceLock<Bytes>,
     govern_sse: OnceLock<Bytes>,
@@ -33,12 +37,19 @@ impl Delivery {
     /// Wraps a stored event. `None` for a record whose type has no valid channel (never written
     /// by socfeed's own ingest, which validates types).
     pub fn new(event: Event) -> Option<Arc<Delivery>> {
+        Delivery::sampled(event, None)
+    }
+
+    /// Wraps a live event accepted at `sampled_at` (unix µs), when its fan-out latency is
+    /// measured.
+    pub fn sampled(event: Event, sampled_at: Option<i64>) -> Option<Arc<Delivery>> {
         let channel = event.channel()?;
         let fields = FilterFields::extract_raw(event.payload.get());
         Some(Arc::new(Delivery {
             event,
             channel,
             fields,
+            sampled_at,
             aisoc: OnceLock::new(),
             govern: OnceLock::new(),
             govern_sse: OnceLock::new(),
@@ -63,6 +74,14 @@ impl Delivery {
     pub fn seq(&self) -> u64 {
         self.event.seq
     }
+}
+
+/// The current time in unix microseconds.
+pub(crate) fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use socfeed_log::CommitListener;
+use socfeed_log::follow::{self, Following};
+use socfeed_log::{CommitListener, EventLog, LogError};
 use socfeed_proto::{Channel, Event, TenantId};
 
 use super::delivery::Delivery;
@@ -44,6 +45,8 @@ pub(crate) struct SessionHandle {
 struct TenantSessions {
     all: HashMap<u64, Arc<SessionHandle>>,
     channels: HashMap<Channel, HashMap<u64, Arc<SessionHandle>>>,
+    /// The engine follows the tenant's commits for as long as it has sessions here.
+    following: Option<Following>,
 }
 
 impl TenantSessions {
@@ -67,9 +70,13 @@ pub struct Hub {
     open: Mutex<HashMap<u64, queue::Sender>>,
     shutting_down: AtomicBool,
     next_id: AtomicU64,
+    /// Live events seen, for sampling their fan-out latency.
+    sampled: AtomicU64,
     metrics: Arc<Metrics>,
     /// Recent events of each tenant, for replays served from memory.
     pub recent: RecentEvents,
+    /// The engine whose commits the hub receives, to follow tenants with sessions.
+    engine: std::sync::OnceLock<std::sync::Weak<dyn EventLog>>,
 }
 
 impl Hub {
@@ -81,9 +88,31 @@ impl Hub {
             open: Mutex::default(),
             shutting_down: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
+            sampled: AtomicU64::new(0),
             metrics,
             recent: RecentEvents::new(recent_per_tenant, recent_bytes),
+            engine: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The engine to follow tenants on (set once, after the engine is opened with this hub as
+    /// its listener).
+    pub fn attach(&self, engine: &Arc<dyn EventLog>) {
+        let _ = self.engine.set(Arc::downgrade(engine));
+    }
+
+    /// Waits (at most `within`) until every commit of `tenant` from now on reaches this hub:
+    /// at once on a local engine; on a cluster engine once it follows the tenant (a session
+    /// registers its interest first, which starts that).
+    pub async fn live(
+        &self,
+        tenant: &TenantId,
+        within: std::time::Duration,
+    ) -> Result<(), LogError> {
+        let flow = read(&self.tenants)
+            .get(tenant)
+            .and_then(|t| read(t).following.as_ref().and_then(Following::flow));
+        follow::live(flow, within).await
     }
 
     /// A new session of `tenant` with a queue of `queue_len` frames; it receives nothing until
@@ -121,7 +150,19 @@ impl Hub {
         if let Some(t) = read(&self.tenants).get(tenant) {
             return Arc::clone(t);
         }
-        Arc::clone(write(&self.tenants).entry(tenant.clone()).or_default())
+        let mut tenants = write(&self.tenants);
+        let entry = tenants.entry(tenant.clone()).or_insert_with(|| {
+            let following = self
+                .engine
+                .get()
+                .and_then(std::sync::Weak::upgrade)
+                .map(|engine| engine.follow(tenant));
+            Arc::new(RwLock::new(TenantSessions {
+                following,
+                ..TenantSessions::default()
+            }))
+        });
+        Arc::clone(entry)
     }
 
     fn set_interest(&self, handle: &Arc<SessionHandle>, interest: &Interest) {
@@ -153,8 +194,16 @@ impl Hub {
                 t.remove(handle.id);
                 t.is_empty()
             };
-            if empty {
-                tenants.remove(&handle.tenant);
+            if empty && let Some(gone) = tenants.remove(&handle.tenant) {
+                // No longer followed: on a cluster engine, what the cache holds of the tenant
+                // would not stay contiguous.
+                let local = read(&gone)
+                    .following
+                    .as_ref()
+                    .is_none_or(Following::is_local);
+                if !local {
+                    self.recent.forget(&handle.tenant);
+                }
             }
         }
     }
@@ -202,9 +251,45 @@ impl Hub {
     }
 }
 
+/// One live event in this many has its fan-out latency measured (the first one included).
+const SAMPLE_EVERY: u64 = 8;
+
 impl CommitListener for Hub {
     fn committed(&self, events: Vec<Event>) {
-        let deliveries: Vec<Arc<Delivery>> = events.into_iter().filter_map(Delivery::new).collect();
+        self.committed_at(events, super::delivery::now_us());
+    }
+
+    fn gap_repaired(&self, events: u64) {
+        self.metrics.engine_gaps_repaired.inc_by(events);
+    }
+
+    fn resubscribed(&self) {
+        self.metrics.engine_resubscribes.inc();
+    }
+
+    fn history_reset(&self, tenant: &TenantId) {
+        self.recent.forget(tenant);
+        let Some(t) = read(&self.tenants).get(tenant).cloned() else {
+            return;
+        };
+        let t = read(&t);
+        for session in t
+            .all
+            .values()
+            .chain(t.channels.values().flat_map(|m| m.values()))
+        {
+            session.tx.reset();
+        }
+    }
+
+    fn committed_at(&self, events: Vec<Event>, accepted_us: i64) {
+        let deliveries: Vec<Arc<Delivery>> = events
+            .into_iter()
+            .filter_map(|e| {
+                let n = self.sampled.fetch_add(1, Ordering::Relaxed);
+                Delivery::sampled(e, n.is_multiple_of(SAMPLE_EVERY).then_some(accepted_us))
+            })
+            .collect();
         for d in &deliveries {
             self.broadcast(d);
         }

@@ -9,6 +9,7 @@ mod recent;
 
 pub use self::delivery::Delivery;
 pub(crate) use self::delivery::Format;
+pub(crate) use self::delivery::now_us;
 pub use self::hub::{Hub, Interest, Queue, Registration};
 pub(crate) use self::queue::Signals;
 pub use self::queue::Taken;

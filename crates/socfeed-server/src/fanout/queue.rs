@@ -1,5 +1,6 @@
-//! A session's queue: the deliveries the hub handed it and not yet written, and the two
-//! signals that end a session from outside (it overflowed; the server shuts down).
+//! A session's queue: the deliveries the hub handed it and not yet written, and the signals
+//! that end a session from outside (it overflowed; its tenant's history was reset; the server
+//! shuts down).
 //!
 //! The hub only ever [`Sender::offer`]s: a lock held for a push, never a wait. The session is
 //! woken when its queue goes from empty to non-empty (it drains everything before it sleeps
@@ -37,6 +38,9 @@ pub enum Taken {
     Items(usize),
     /// The queue overflowed: some delivery was dropped, the session must close (4008).
     Overflowed,
+    /// The engine lost the tenant's history (a new epoch): the session must start over from
+    /// its cursor (1013).
+    Reset,
     /// The server is shutting down (1001).
     Shutdown,
 }
@@ -44,6 +48,7 @@ pub enum Taken {
 struct State {
     items: VecDeque<Arc<Delivery>>,
     overflowed: bool,
+    reset: bool,
     shutdown: bool,
     receiver_gone: bool,
 }
@@ -53,6 +58,8 @@ impl State {
     fn signal(&self) -> Option<Taken> {
         if self.overflowed {
             Some(Taken::Overflowed)
+        } else if self.reset {
+            Some(Taken::Reset)
         } else if self.shutdown {
             Some(Taken::Shutdown)
         } else {
@@ -96,6 +103,7 @@ pub(crate) fn bounded(capacity: usize) -> (Sender, Receiver) {
         state: Mutex::new(State {
             items: VecDeque::new(),
             overflowed: false,
+            reset: false,
             shutdown: false,
             receiver_gone: false,
         }),
@@ -128,6 +136,12 @@ impl Sender {
             self.0.waker.wake();
         }
         Offer::Queued
+    }
+
+    /// Tells the session its tenant's history was reset.
+    pub(crate) fn reset(&self) {
+        self.0.lock().reset = true;
+        self.0.waker.wake();
     }
 
     /// Tells the session the server is shutting down.

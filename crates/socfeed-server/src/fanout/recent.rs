@@ -119,6 +119,14 @@ impl RecentEvents {
         }
     }
 
+    /// Drops what is kept of `tenant` (its history was reset, or it is no longer followed).
+    pub fn forget(&self, tenant: &TenantId) {
+        self.windows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear(tenant);
+    }
+
     /// Bytes held (by the estimate the budget is kept with).
     pub fn bytes(&self) -> usize {
         self.windows

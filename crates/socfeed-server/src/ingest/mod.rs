@@ -151,15 +151,7 @@ pub(crate) async fn handler(
     }
     let drafts = drafts(&principal, inputs, socfeed_log::now_ms())?;
     let started = Instant::now();
-    let appended = state.log.append(drafts).await.map_err(|e| {
-        tracing::error!(error = %crate::report(&e), "append failed");
-        PublishError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the event log is unavailable",
-            None,
-        )
-    })?;
+    let appended = state.log.append(drafts).await.map_err(append_failed)?;
     state
         .metrics
         .log_append_seconds
@@ -285,4 +277,33 @@ pub(crate) fn drafts(
 /// `evt_` + a ULID.
 pub(crate) fn new_event_id() -> String {
     format!("evt_{}", ulid::Ulid::new())
+}
+
+/// The answer to a failed append: always 503 (nothing the publisher can fix), never a 202.
+/// An engine out of reach gets `engine_unavailable` with `Retry-After`; an outcome the node
+/// cannot know (the engine may have stored the events) is answered the same way, since
+/// retrying with the same ids stores them once.
+fn append_failed(e: socfeed_log::LogError) -> PublishError {
+    if e.is_unreachable() {
+        tracing::warn!(error = %crate::report(&e), "append failed: engine unavailable");
+        let message = match e.is_uncertain() {
+            true => "the engine did not confirm the append; retry with the same ids",
+            false => "the engine is unavailable; retry later",
+        };
+        let mut err = PublishError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine_unavailable",
+            message,
+            None,
+        );
+        err.retry_after = Some(1);
+        return err;
+    }
+    tracing::error!(error = %crate::report(&e), "append failed");
+    PublishError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the event log is unavailable",
+        None,
+    )
 }

@@ -50,6 +50,7 @@ impl<T: Transport> Conn<T> {
             }),
             signal = signals.ended() => Err(match signal {
                 Taken::Overflowed => End::Overflow,
+                Taken::Reset => End::HistoryReset,
                 _ => End::Shutdown,
             }),
         }

@@ -34,9 +34,13 @@ pub(crate) enum End {
     /// The client closed the connection (1000 in reply).
     #[error("the client closed the connection")]
     ClientClosed,
-    /// The event log failed (1011).
+    /// The event log failed (1011), or the engine is out of reach (1013).
     #[error("the event log failed")]
     Storage(#[source] LogError),
+    /// The engine lost the tenant's history (1013): the client resumes from its cursor and is
+    /// told what was lost (`truncated`).
+    #[error("the tenant's history was reset")]
+    HistoryReset,
     /// The connection is gone: nothing more can be sent.
     #[error("the connection is gone")]
     PeerGone,
@@ -53,7 +57,9 @@ impl End {
             End::TooManyMessages => CloseCode::TOO_MANY,
             End::Protocol(e) => CloseCode(e.close_code()),
             End::ClientClosed => CloseCode::NORMAL,
+            End::Storage(e) if e.is_unreachable() => CloseCode::TRY_AGAIN_LATER,
             End::Storage(_) => CloseCode::INTERNAL_ERROR,
+            End::HistoryReset => CloseCode::TRY_AGAIN_LATER,
             End::Stalled | End::PeerGone => return None,
         })
     }
@@ -63,7 +69,9 @@ impl End {
         match self {
             End::TokenExpired => "token expired",
             End::TooManyMessages => "too many messages",
+            End::Storage(e) if e.is_unreachable() => "engine unavailable",
             End::Storage(_) => "event log unavailable",
+            End::HistoryReset => "history reset; resume with your cursor",
             _ => "",
         }
     }
@@ -72,7 +80,15 @@ impl End {
     pub(crate) fn error(&self) -> Option<(&'static str, &'static str)> {
         match self {
             End::TokenExpired => Some(("token_expired", "the token expired")),
+            End::Storage(e) if e.is_unreachable() => Some((
+                "engine_unavailable",
+                "the engine is unavailable; resume later",
+            )),
             End::Storage(_) => Some(("unavailable", "the event log is unavailable")),
+            End::HistoryReset => Some((
+                "history_reset",
+                "the tenant's history was reset; resume with your cursor",
+            )),
             _ => None,
         }
     }

@@ -44,6 +44,19 @@ pub(crate) struct Scope {
     pub(crate) registration: Registration,
 }
 
+/// How long a subscription waits for the engine to follow its tenant before the session ends
+/// as "try again later" (1013).
+const FOLLOW_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Scope {
+    /// Waits until every commit of the tenant from now on reaches this session's queue (at
+    /// once on a local engine). Boxed: it is awaited once per subscription, and an idle
+    /// session's state need not hold room for it.
+    pub(crate) async fn live(&self) -> Result<(), socfeed_log::LogError> {
+        Box::pin(self.state.hub.live(&self.tenant, FOLLOW_WAIT)).await
+    }
+}
+
 /// Runs one connection: a refused one is ended with its code; an admitted subscriber is
 /// registered in the hub (receiving nothing until its dialect says what it wants) and served by
 /// the dialect `make` builds until the session ends.

@@ -188,6 +188,7 @@ async fn drive<T: Transport, P: Protocol<T>>(
             } => {
                 match taken {
                     Taken::Overflowed => return End::Overflow,
+                    Taken::Reset => return End::HistoryReset,
                     Taken::Shutdown => return End::Shutdown,
                     Taken::Items(_) => {}
                 }
@@ -210,6 +211,7 @@ fn drain(queue: &mut Queue, batch: &mut Vec<Arc<Delivery>>) -> Result<(), End> {
             None => return Ok(()),
             Some(Taken::Items(_)) => {}
             Some(Taken::Overflowed) => return Err(End::Overflow),
+            Some(Taken::Reset) => return Err(End::HistoryReset),
             Some(Taken::Shutdown) => return Err(End::Shutdown),
         }
     }
@@ -226,7 +228,30 @@ async fn send_batch<T: Transport, P: Protocol<T>>(
         return Ok(());
     }
     let sent = conn.send_deliveries(batch, |d| protocol.frame(d)).await;
+    let metrics = &scope.state.metrics;
+    if sent.is_ok() {
+        observe_fanout(protocol, batch, metrics);
+    }
     batch.clear();
-    scope.state.metrics.frames_sent.inc_by(sent?);
+    metrics.frames_sent.inc_by(sent?);
     Ok(())
+}
+
+/// The fan-out latency of the sampled live events of `batch` this session just handed to its
+/// socket: from their acceptance to now.
+fn observe_fanout<T: Transport, P: Protocol<T>>(
+    protocol: &P,
+    batch: &[Arc<Delivery>],
+    metrics: &crate::metrics::Metrics,
+) {
+    let mut now = None;
+    for d in batch {
+        if let Some(accepted) = d.sampled_at
+            && protocol.frame(d).is_some()
+        {
+            let now = *now.get_or_insert_with(crate::fanout::now_us);
+            let micros = now.saturating_sub(accepted).max(0);
+            metrics.fanout_seconds.observe(micros as f64 / 1e6);
+        }
+    }
 }

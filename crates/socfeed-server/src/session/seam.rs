@@ -6,7 +6,9 @@
 //! queue during a long replay), then registers, reads the head once more and replays up to it.
 //! Either way the last head read after registering is the *floor*: live events at or below it
 //! were replayed (or came before the subscription) and are skipped. So replay-then-live has no
-//! gap and no duplicate.
+//! gap and no duplicate. On a cluster engine the head is read only once the engine follows the
+//! tenant (registering starts that; [`Scope::live`] waits for it), so every commit above the
+//! floor reaches the queue.
 
 use std::sync::Arc;
 
@@ -43,6 +45,7 @@ impl<'a> Seam<'a> {
         let log = &scope.state.log;
         let Some(cursor) = cursor else {
             scope.registration.set_interest(&interest);
+            scope.live().await?;
             let head = log.head(&scope.tenant).await?;
             return Ok(Seam {
                 scope,
@@ -106,6 +109,7 @@ impl<'a> Seam<'a> {
             }
             if !reader.fell_behind(self.slack).await? {
                 self.scope.registration.set_interest(&self.interest);
+                self.scope.live().await?;
                 let floor = self.scope.state.log.head(&self.scope.tenant).await?.seq;
                 reader.extend_to(floor);
                 self.floor = Some(floor);

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use socfeed_server::LogBackend;
+use socfeed_server::Engine;
 use socfeed_testkit::{SseClient, TestServer, WsClient, pub_token, sub_token};
 
 const TENANTS: [&str; 3] = ["t0", "t1", "t2"];
@@ -333,7 +333,7 @@ async fn open(
 }
 
 async fn run(ops: Vec<Op>) {
-    let server = TestServer::start_with(|c| c.log = LogBackend::Memory).await;
+    let server = TestServer::start_with(|c| c.engine = Engine::Memory).await;
     let mut sessions = Vec::new();
     for (dialect, tenant) in SESSIONS {
         // An SSE session cannot tell when its stream is live, but a cursor makes that moot:

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use socfeed_server::LogBackend;
+use socfeed_server::Engine;
 use socfeed_testkit::{SseClient, TestServer, WAIT, WsClient, pub_token, sub_token};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -83,10 +83,10 @@ fn last_of(want: &[u64]) -> u64 {
 /// beyond half its queue, 256 events). The embedded log answers a publish before the hub hands
 /// the events on, so a session can read a head whose events are still on their way to it; the
 /// memory log does both at once.
-async fn server(cache: usize, log: LogBackend) -> Arc<TestServer> {
+async fn server(cache: usize, log: Engine) -> Arc<TestServer> {
     Arc::new(
         TestServer::start_with(|c| {
-            c.log = log;
+            c.engine = log;
             c.replay_batch = 64;
             c.replay_cache = cache;
             c.queue_len = 512;
@@ -406,7 +406,7 @@ const AFTER: Duration = Duration::from_millis(100);
 /// `all` from seq 0 while publishing: one subscription, so the whole stream is in seq order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aisoc_all_since_zero_while_publishing() {
-    let s = server(256, LogBackend::Embedded).await;
+    let s = server(256, Engine::Embedded).await;
     publish_backlog(&s, PAD).await;
     let (publisher, [hold]) = live_publisher(&s, [BACKLOG + HEAD_START]);
     let mut c = aisoc(&s).await;
@@ -425,7 +425,7 @@ async fn aisoc_all_since_zero_while_publishing() {
 /// its events once and in order, nothing of the other channels.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aisoc_one_channel_since_zero_without_cache_while_publishing() {
-    let s = server(0, LogBackend::Memory).await;
+    let s = server(0, Engine::Memory).await;
     publish_backlog(&s, PAD).await;
     let (publisher, [hold]) = live_publisher(&s, [BACKLOG + HEAD_START]);
     let mut c = aisoc(&s).await;
@@ -446,7 +446,7 @@ async fn aisoc_one_channel_since_zero_without_cache_while_publishing() {
 /// exactly once, each channel in seq order; before the `all` ack only alerts arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aisoc_channel_then_all_on_one_connection_while_publishing() {
-    let s = server(256, LogBackend::Embedded).await;
+    let s = server(256, Engine::Embedded).await;
     publish_backlog(&s, PAD).await;
     let (publisher, [hold1, hold2]) =
         live_publisher(&s, [BACKLOG + HEAD_START, BACKLOG + HEAD_START + PAUSE]);
@@ -507,7 +507,7 @@ async fn aisoc_channel_then_all_on_one_connection_while_publishing() {
 /// whole stream in seq order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn govern_ws_since_zero_while_publishing() {
-    let s = server(256, LogBackend::Embedded).await;
+    let s = server(256, Engine::Embedded).await;
     publish_backlog(&s, PAD).await;
     let (publisher, [hold]) = live_publisher(&s, [BACKLOG + HEAD_START]);
     let mut c = govern(&s, "&since=0").await;
@@ -535,7 +535,7 @@ async fn govern_ws_since_zero_while_publishing() {
 /// live events are filtered alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn govern_ws_since_zero_with_query_filters_while_publishing() {
-    let s = server(0, LogBackend::Memory).await;
+    let s = server(0, Engine::Memory).await;
     publish_backlog(&s, PAD).await;
     let (publisher, [hold]) = live_publisher(&s, [BACKLOG + HEAD_START]);
     let mut c = govern(&s, "&since=0&severities=high,critical").await;
@@ -551,7 +551,7 @@ async fn govern_ws_since_zero_with_query_filters_while_publishing() {
 /// SSE resuming with `Last-Event-ID: 0` while publishing: replayed and live events alike, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_last_event_id_zero_while_publishing() {
-    let s = server(256, LogBackend::Embedded).await;
+    let s = server(256, Engine::Embedded).await;
     publish_backlog(&s, PAD).await;
     let (publisher, [hold]) = live_publisher(&s, [BACKLOG + HEAD_START]);
     let mut c = sse(&s, "", &[("last-event-id", "0")]).await;
@@ -565,7 +565,7 @@ async fn sse_last_event_id_zero_while_publishing() {
 /// SSE with `?since=0` and an event-type filter, without the recent-events cache.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_since_zero_with_an_event_filter_while_publishing() {
-    let s = server(0, LogBackend::Memory).await;
+    let s = server(0, Engine::Memory).await;
     publish_backlog(&s, PAD).await;
     let (publisher, [hold]) = live_publisher(&s, [BACKLOG + HEAD_START]);
     let mut c = sse(&s, "&since=0&events=alert.new,case.updated", &[]).await;
@@ -584,7 +584,7 @@ async fn sse_since_zero_with_an_event_filter_while_publishing() {
 /// names the head, the GOVERN replay is one empty part), then every later event once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_at_the_head_replays_nothing_and_then_every_event_once() {
-    let s = server(256, LogBackend::Embedded).await;
+    let s = server(256, Engine::Embedded).await;
     publish_backlog(&s, 0).await;
     let head = BACKLOG;
     let mut g = govern(&s, &format!("&since={head}")).await;
@@ -682,7 +682,7 @@ async fn churn(s: &TestServer, way: Way, last: u64) -> Vec<(u64, Vec<u64>)> {
 /// client gets every event once and in order, each connection only events after its cursor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resuming_again_and_again_while_publishing_repeats_and_loses_nothing() {
-    let s = server(256, LogBackend::Embedded).await;
+    let s = server(256, Engine::Embedded).await;
     let token = pub_token(TENANT);
     let publisher = {
         let s = Arc::clone(&s);

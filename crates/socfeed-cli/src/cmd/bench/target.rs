@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reqwest::Url;
-use socfeed_server::LogBackend;
+use socfeed_server::Engine;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
@@ -59,9 +59,15 @@ pub(super) struct SpawnArgs {
     /// Pin the spawned server to this CPU list (`taskset -c`), e.g. 0.
     #[arg(long, value_name = "CPUS", requires = "spawn")]
     pub(super) server_cpu: Option<String>,
-    /// Event log of the spawned server.
-    #[arg(long, value_parser = log_backend(), default_value = "embedded", requires = "spawn")]
-    pub(super) log: LogBackend,
+    /// Engine of the spawned server: embedded, memory or a redis:// URL.
+    #[arg(
+        long,
+        alias = "log",
+        value_name = "ENGINE",
+        default_value = "embedded",
+        requires = "spawn"
+    )]
+    pub(super) engine: Engine,
     /// `--queue-len` of the spawned server (frames a session may have waiting before 4008).
     #[arg(long, value_name = "N", requires = "spawn")]
     pub(super) queue_len: Option<usize>,
@@ -78,17 +84,6 @@ pub(super) struct SpawnArgs {
     /// with the same load generator).
     #[arg(long, value_name = "FILE", requires = "spawn")]
     pub(super) server_bin: Option<std::path::PathBuf>,
-}
-
-/// `--log` of the spawned server: the backend names, with their help.
-fn log_backend() -> impl clap::builder::TypedValueParser<Value = LogBackend> {
-    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-    PossibleValuesParser::new([
-        PossibleValue::new("embedded")
-            .help("Durable log in the data directory (redb); the default"),
-        PossibleValue::new("memory").help("In-memory log: nothing survives a restart"),
-    ])
-    .try_map(|name| name.parse::<LogBackend>())
 }
 
 /// A `socfeed serve` child process with its own data directory; killed when dropped.
@@ -199,15 +194,15 @@ fn server_command(
         }
         (None, _) => Command::new(exe),
     };
-    let log = match args.log {
-        LogBackend::Embedded => "embedded",
-        LogBackend::Memory => "memory",
+    let engine = match &args.engine {
+        Engine::Redis(url) => url.expose().to_owned(),
+        other => other.to_string(),
     };
     command
         .arg("serve")
         .arg("--bind")
         .arg(format!("127.0.0.1:{port}"))
-        .args(["--log", log, "--jwt-secret", secret])
+        .args(["--engine", &engine, "--jwt-secret", secret])
         .arg("--data-dir")
         .arg(data_dir);
     if let Some(n) = args.queue_len {
