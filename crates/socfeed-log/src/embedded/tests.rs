@@ -254,6 +254,9 @@ async fn reads_do_not_wait_for_the_writer() {
     let log = Arc::new(open(dir.path(), gate.clone()));
     gate.set(true);
     log.append(alerts("a", 2)).await.unwrap();
+    // The writer replies before it calls the listener: the gate closes only once it has, or
+    // the writer would wait in the listener of this group and never reply to the next.
+    settle(&*log).await;
     gate.set(false);
     // The writer replies to this append, then waits in the listener…
     let replied = log.append(alerts("a", 1)).await.unwrap();
