@@ -6,6 +6,7 @@
 //! for stragglers (drain) → close everything → report. Every phase is bounded in time, and
 //! traffic only goes to this machine.
 
+mod fanout;
 mod procfs;
 mod publisher;
 mod report;
@@ -301,6 +302,8 @@ struct Window {
     before: Snapshot,
     /// At the end of the drain.
     after: Snapshot,
+    /// The server's fan-out latency over the window, from its `/metrics`.
+    server_fanout: Option<fanout::Summary>,
 }
 
 async fn publish_and_drain(
@@ -317,11 +320,16 @@ async fn publish_and_drain(
     let publishing = tokio::spawn(publisher::run(plan));
     tokio::time::sleep_until(measure_from).await;
     let before = Snapshot::take(server);
+    let fanout_before = fanout::scrape(&target.http).await;
     let published = publishing.await.context("the publisher failed")??;
     let drain_started = Instant::now();
     let caught_up = drain(board, published.last_seq(), args.drain).await;
     let drain_time = drain_started.elapsed();
     let after = Snapshot::take(server);
+    let fanout_after = fanout::scrape(&target.http).await;
+    let server_fanout = fanout_after
+        .zip(fanout_before)
+        .map(|(a, b)| a.since(&b).summary());
     eprintln!("bench: published {} events; closing", published.acked.len());
     Ok(Window {
         published,
@@ -329,6 +337,7 @@ async fn publish_and_drain(
         drain_time,
         before,
         after,
+        server_fanout,
     })
 }
 
@@ -345,6 +354,7 @@ fn results(
         drain_time,
         before,
         after,
+        server_fanout,
     } = window;
     Results {
         setup,
@@ -375,6 +385,7 @@ fn results(
         server,
         generator: after.own_usage(&before),
         machine_busy: after.machine_busy(&before),
+        server_fanout,
     }
 }
 

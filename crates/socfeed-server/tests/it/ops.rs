@@ -97,3 +97,48 @@ async fn the_page_has_security_headers() {
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert!(page.text().await.unwrap().contains("<script>"));
 }
+
+/// `/metrics` names the node, says the engine is up with its round trip, and measures the
+/// fan-out at the server: one live event in eight, at every session that writes it.
+#[tokio::test]
+async fn metrics_carry_the_node_the_engine_and_the_fanout_latency() {
+    let s = TestServer::start_with(|c| c.node_id = Some("node-a".into())).await;
+    let mut subs = Vec::new();
+    for _ in 0..3 {
+        let mut c =
+            WsClient::connect(&format!("{}?token={}", s.ws("/ws"), sub_token("acme"))).await;
+        c.subscribe("all", None).await;
+        subs.push(c);
+    }
+    for i in 0..16 {
+        s.publish_one(&pub_token("acme"), "alert.created", json!({"i": i}))
+            .await;
+    }
+    for c in &mut subs {
+        for _ in 0..16 {
+            c.next_non_ping().await;
+        }
+    }
+    // 16 events, 2 of them sampled, each written by 3 sessions (observed just after the write,
+    // so possibly just after the client read it).
+    let deadline = tokio::time::Instant::now() + socfeed_testkit::WAIT;
+    let (text, count) = loop {
+        let (_, text) = s.get("/metrics").await;
+        let count = text
+            .lines()
+            .find_map(|l| l.strip_prefix("socfeed_fanout_seconds_count "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if count >= 6 || tokio::time::Instant::now() > deadline {
+            break (text, count);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(count, 6, "{text}");
+    assert!(
+        text.contains("socfeed_node_info{node=\"node-a\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("socfeed_engine_up 1"), "{text}");
+    assert!(text.contains("socfeed_engine_rtt_seconds_count"), "{text}");
+}

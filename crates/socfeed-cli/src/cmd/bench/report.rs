@@ -25,6 +25,8 @@ pub(super) struct Results {
     pub(super) generator: Usage,
     /// CPU time every process of the machine used over the window, ours included.
     pub(super) machine_busy: Option<Duration>,
+    /// The server's own acceptance → socket latency over the window (its `/metrics`).
+    pub(super) server_fanout: Option<super::fanout::Summary>,
 }
 
 /// What was asked for.
@@ -149,6 +151,11 @@ impl Results {
             "server_closes": self.server_closes,
             "latency_ms": quantiles_json(&self.latency),
             "publish_latency_ms": quantiles_json(&self.publish_latency),
+            "server_fanout_ms": self.server_fanout.as_ref().map(|f| json!({
+                "observations": f.count,
+                "p50_at_most": f.p50.map(|d| round3(d.as_secs_f64() * 1000.0)),
+                "p99_at_most": f.p99.map(|d| round3(d.as_secs_f64() * 1000.0)),
+            })),
             "server": self.server.as_ref().map(|srv| {
                 let mut v = usage_json(&srv.usage, self.deliveries.measured, "cpu_us_per_delivery");
                 v["pid"] = srv.pid.into();
@@ -207,6 +214,22 @@ impl Results {
         row("server closes", closes_line(&self.server_closes));
         row("delivery latency", quantiles_line(&self.latency, true));
         row("publish 202", quantiles_line(&self.publish_latency, false));
+        if let Some(f) = &self.server_fanout {
+            let ms = |d: Option<Duration>| {
+                d.map_or("over the last bucket".to_owned(), |d| {
+                    format!("≤ {:.3} ms", d.as_secs_f64() * 1000.0)
+                })
+            };
+            row(
+                "server fan-out",
+                format!(
+                    "p50 {}, p99 {} ({} sampled deliveries; acceptance → socket, at the server)",
+                    ms(f.p50),
+                    ms(f.p99),
+                    f.count
+                ),
+            );
+        }
         if let Some(srv) = &self.server {
             row("server RSS", self.server_rss_line(srv));
             row(
