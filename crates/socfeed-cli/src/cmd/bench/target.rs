@@ -194,15 +194,17 @@ fn server_command(
         }
         (None, _) => Command::new(exe),
     };
+    // `--log` for the local engines: builds from before `--engine` know only that name.
     let engine = match &args.engine {
-        Engine::Redis(url) => url.expose().to_owned(),
-        other => other.to_string(),
+        Engine::Redis(url) => ["--engine".to_owned(), url.expose().to_owned()],
+        other => ["--log".to_owned(), other.to_string()],
     };
     command
         .arg("serve")
         .arg("--bind")
         .arg(format!("127.0.0.1:{port}"))
-        .args(["--engine", &engine, "--jwt-secret", secret])
+        .args(&engine)
+        .args(["--jwt-secret", secret])
         .arg("--data-dir")
         .arg(data_dir);
     if let Some(n) = args.queue_len {
