@@ -475,6 +475,9 @@ async fn every_new_event_is_published_with_its_epoch() {
     assert_eq!(live.len(), 2);
     for (l, e) in live.iter().zip(&stored) {
         assert_eq!(l.epoch, epoch);
+        // The append's Redis TIME, in µs: within a minute of this clock.
+        let us = l.accepted_us.unwrap();
+        assert!((us / 1000 - now_ms()).abs() < 60_000, "{us}");
         assert_eq!(
             serde_json::to_string(&l.event).unwrap(),
             serde_json::to_string(e).unwrap()
