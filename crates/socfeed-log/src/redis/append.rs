@@ -63,7 +63,7 @@ pub(crate) async fn append_part(inner: &Inner, part: Part) -> Result<Stored, Log
         sequencer::new_epoch().into_bytes(),
         inner.config.retention_ms().to_string().into_bytes(),
         inner.config.trim_budget.max(1).to_string().into_bytes(),
-        inner.keys.live(&part.tenant).into_bytes(),
+        inner.live_channel(&part.tenant).into_bytes(),
         part.drafts.len().to_string().into_bytes(),
     ];
     args.reserve(5 * part.drafts.len());
