@@ -46,7 +46,6 @@ mod follow_tests;
 mod tests;
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -54,23 +53,18 @@ use std::time::Duration;
 use ::redis::aio::ConnectionManager;
 use async_trait::async_trait;
 use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
-use tokio::time::Instant;
 
 use self::append::{Part, Stored, append_part, parts};
 pub use self::config::RedisConfig;
 pub use self::connect::BadUrl;
 pub use self::durability::{DurabilityError, DurabilityMode, DurabilityReport};
 pub use self::error::{BadReply, NoReply};
-use self::error::{Effect, bounded, unavailable};
+use self::error::{Effect, bounded};
 use self::followers::Followers;
 pub use self::keys::{DEFAULT_PREFIX, Keys, PrefixError};
 pub use self::live::{LiveEvent, parse_live};
 use crate::follow::Following;
 use crate::{Appended, CommitListener, EventLog, Head, LogError};
-
-/// Appends of one tenant through one instance take turns on one of this many locks (so its
-/// follower gets them in seq order); tenants spread over them by hash.
-const ORDER_STRIPES: usize = 64;
 
 /// The longest `ready` waits for Redis to answer PING.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -88,8 +82,8 @@ pub(crate) struct Inner {
     server: String,
     listener: Arc<dyn CommitListener>,
     closed: AtomicBool,
-    order: Vec<tokio::sync::Mutex<()>>,
-    hasher: RandomState,
+    /// Appends under way hold it shared; `close` takes it exclusively to wait for them.
+    drain: tokio::sync::RwLock<()>,
     /// Followed tenants and the pub/sub connection.
     followers: Followers,
     /// The client the pub/sub connection is made with.
@@ -148,10 +142,7 @@ impl RedisLog {
                 server: target.server,
                 listener,
                 closed: AtomicBool::new(false),
-                order: (0..ORDER_STRIPES)
-                    .map(|_| tokio::sync::Mutex::new(()))
-                    .collect(),
-                hasher: RandomState::new(),
+                drain: tokio::sync::RwLock::new(()),
                 followers: Followers::default(),
                 pubsub,
                 registered: Mutex::new(HashSet::new()),
@@ -255,11 +246,6 @@ impl Inner {
         self.wait_aof.load(Ordering::SeqCst)
     }
 
-    fn stripe(&self, tenant: &TenantId) -> &tokio::sync::Mutex<()> {
-        let index = self.hasher.hash_one(tenant) as usize % ORDER_STRIPES;
-        &self.order[index]
-    }
-
     /// The channel an append publishes its live messages on.
     fn live_channel(&self, tenant: &TenantId) -> String {
         #[cfg(test)]
@@ -310,20 +296,11 @@ impl Inner {
             .ok_or_else(|| LogError::storage("an append outcome is missing"))
     }
 
-    /// One tenant's part: its turn, the script, `WAITAOF` when chosen, then the new events to
-    /// the tenant's follower (which orders them with the other nodes' events).
+    /// One tenant's part: the script, `WAITAOF` when chosen, then the new events to the
+    /// tenant's follower (which orders them with the other nodes' events).
     async fn append_part(&self, part: Part) -> Result<Stored, LogError> {
-        let deadline = Instant::now() + self.config.timeout;
         let tenant = part.tenant.clone();
         purge::register(self, &tenant, false).await?;
-        let _turn = tokio::time::timeout_at(deadline, self.stripe(&tenant).lock())
-            .await
-            .map_err(|_| {
-                unavailable(
-                    "wait for the earlier appends of the tenant",
-                    NoReply(self.config.timeout),
-                )
-            })?;
         let mut stored = append_part(self, part).await?;
         if stored.created {
             // After a flush the registry lost the tenant too.
@@ -344,7 +321,7 @@ impl Inner {
 #[async_trait]
 impl EventLog for RedisLog {
     /// Atomic per tenant (see the module doc); runs to its end even if the caller stops
-    /// waiting, so the follower never misses a stored event of this instance.
+    /// waiting, so `close` can wait for it.
     async fn append(&self, drafts: Vec<EventDraft>) -> Result<Vec<Appended>, LogError> {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(LogError::Closed);
@@ -352,12 +329,16 @@ impl EventLog for RedisLog {
         if drafts.is_empty() {
             return Ok(Vec::new());
         }
-        tokio::spawn(self.inner.clone().append(drafts))
-            .await
-            .map_err(|e| LogError::Storage {
-                context: "append task failed",
-                source: Some(Arc::new(e)),
-            })?
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let _under_way = inner.drain.read().await;
+            inner.clone().append(drafts).await
+        })
+        .await
+        .map_err(|e| LogError::Storage {
+            context: "append task failed",
+            source: Some(Arc::new(e)),
+        })?
     }
 
     async fn read(
@@ -394,11 +375,7 @@ impl EventLog for RedisLog {
     /// keep working; Redis has nothing to flush.
     async fn close(&self) -> Result<(), LogError> {
         self.inner.closed.store(true, Ordering::SeqCst);
-        let drain = async {
-            for stripe in &self.inner.order {
-                drop(stripe.lock().await);
-            }
-        };
+        let drain = self.inner.drain.write();
         let _ = tokio::time::timeout(self.inner.config.timeout * 2, drain).await;
         Ok(())
     }
