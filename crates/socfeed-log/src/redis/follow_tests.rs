@@ -325,3 +325,18 @@ async fn missed_events_no_longer_retained_are_skipped_with_a_reset() {
     assert_eq!(seen.resets(), [(tenant("t"), 1)]);
     assert_eq!(seen.repaired(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_works_over_resp2_too() {
+    let server = RedisServer::start();
+    let (a, _) = open(&server).await;
+    let seen = Arc::new(Recorder::default());
+    let config = super::RedisConfig::new(format!("{}?protocol=resp2", server.url()))
+        .prefix("p")
+        .retention(None);
+    let b = RedisLog::open(config, seen.clone()).await.unwrap();
+    let _following = follow(&b, "t").await;
+    a.append(alerts("t", 2)).await.unwrap();
+    b.append(alerts("t", 1)).await.unwrap();
+    expect_all(&seen, "t", 3).await;
+}
