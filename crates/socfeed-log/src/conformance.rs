@@ -3,24 +3,76 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::value::RawValue;
 use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
 
 use crate::embedded::EmbeddedLog;
+use crate::follow::Following;
 use crate::memory::MemoryLog;
 use crate::redis::{RedisConfig, RedisLog};
 use crate::{CommitListener, Head, LogError, SharedLog, now_ms};
 
-/// A listener that keeps every committed event, in the order it was handed them.
+/// The longest a test waits for something that must happen (never a timing assertion).
+pub(crate) const HANG_GUARD: Duration = Duration::from_secs(30);
+
+/// A listener that keeps every committed event, in the order it was handed them, and counts
+/// what a cluster engine reports.
 #[derive(Default)]
 pub(crate) struct Recorder {
     events: Mutex<Vec<Event>>,
+    /// Per `history_reset`: the tenant and how many events had been seen before it.
+    resets: Mutex<Vec<(TenantId, usize)>>,
+    repaired: AtomicU64,
+    resubscribes: AtomicU64,
+    /// Batches handed with an acceptance time.
+    timed: AtomicU64,
 }
 
 impl Recorder {
     pub(crate) fn events(&self) -> Vec<Event> {
         self.events.lock().unwrap().clone()
+    }
+
+    /// The events of `t`, in the order they came.
+    pub(crate) fn of(&self, t: &str) -> Vec<Event> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.tenant_id.as_str() == t)
+            .collect()
+    }
+
+    /// The resets reported so far: tenant and how many events (of all tenants) came before.
+    pub(crate) fn resets(&self) -> Vec<(TenantId, usize)> {
+        self.resets.lock().unwrap().clone()
+    }
+
+    /// Events reported as repaired from the store.
+    pub(crate) fn repaired(&self) -> u64 {
+        self.repaired.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn resubscribes(&self) -> u64 {
+        self.resubscribes.load(Ordering::SeqCst)
+    }
+
+    /// Batches that came with the time they were accepted.
+    pub(crate) fn timed(&self) -> u64 {
+        self.timed.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `done` holds for what was seen (panics after [`HANG_GUARD`]).
+    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&Recorder) -> bool) {
+        let deadline = tokio::time::Instant::now() + HANG_GUARD;
+        while !done(self) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited too long for {what}; seen {} events",
+                self.events().len()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// `(tenant, seq)` of everything seen.
@@ -51,6 +103,24 @@ impl CommitListener for Recorder {
     fn committed(&self, events: Vec<Event>) {
         self.events.lock().unwrap().extend(events);
     }
+
+    fn committed_at(&self, events: Vec<Event>, _accepted_us: i64) {
+        self.timed.fetch_add(1, Ordering::SeqCst);
+        self.committed(events);
+    }
+
+    fn history_reset(&self, tenant: &TenantId) {
+        let seen = self.events.lock().unwrap().len();
+        self.resets.lock().unwrap().push((tenant.clone(), seen));
+    }
+
+    fn gap_repaired(&self, events: u64) {
+        self.repaired.fetch_add(events, Ordering::SeqCst);
+    }
+
+    fn resubscribed(&self) {
+        self.resubscribes.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// A log under test, the listener it reports to, and its directory (if any).
@@ -59,6 +129,24 @@ pub(crate) struct Fixture {
     pub(crate) seen: Arc<Recorder>,
     pub(crate) _dir: Option<tempfile::TempDir>,
     pub(crate) _redis: Option<Arc<socfeed_redis_harness::RedisServer>>,
+    /// Tenants followed for the whole check (on a cluster engine only they reach the listener).
+    pub(crate) followed: Vec<(TenantId, Following)>,
+}
+
+impl Fixture {
+    /// Returns once the listener has seen every append acknowledged so far (see [`settle`]);
+    /// on a cluster engine, once it has seen each followed tenant's head.
+    pub(crate) async fn settle(&self) {
+        settle(&*self.log).await;
+        for (t, _) in &self.followed {
+            let head = self.log.head(t).await.unwrap().seq;
+            self.seen
+                .wait_for("the followed heads", |seen| {
+                    seen.of(t.as_str()).last().map_or(0, |e| e.seq) >= head
+                })
+                .await;
+        }
+    }
 }
 
 pub(crate) fn memory() -> Fixture {
@@ -68,6 +156,7 @@ pub(crate) fn memory() -> Fixture {
         seen,
         _dir: None,
         _redis: None,
+        followed: Vec::new(),
     }
 }
 
@@ -80,6 +169,7 @@ pub(crate) fn embedded() -> Fixture {
         seen,
         _dir: Some(dir),
         _redis: None,
+        followed: Vec::new(),
     }
 }
 
@@ -219,7 +309,7 @@ async fn batch_across_tenants(f: Fixture) {
     assert_eq!(seqs(&all(&f.log, "a").await), [1]);
     assert_eq!(seqs(&all(&f.log, "b").await), [1, 2]);
     assert_eq!(seqs(&all(&f.log, "c").await), [1]);
-    settle(&*f.log).await;
+    f.settle().await;
     assert_eq!(f.seen.events().len(), 4);
 }
 
@@ -242,7 +332,7 @@ async fn duplicates(f: Fixture) {
     assert_eq!((got[2].1, got[2].2), (3, false));
     assert_eq!(got[3], ("y", 2, true));
     assert_eq!(seqs(&all(&f.log, "a").await), [1, 2, 3]);
-    settle(&*f.log).await;
+    f.settle().await;
     assert_eq!(
         f.seen.seqs(),
         [("a".into(), 1), ("a".into(), 2), ("a".into(), 3)]
@@ -254,7 +344,7 @@ async fn duplicates(f: Fixture) {
         .await
         .unwrap();
     assert!(out.iter().all(|o| o.duplicate));
-    settle(&*f.log).await;
+    f.settle().await;
     assert_eq!(f.seen.events().len(), 3);
     assert_eq!(f.log.head(&tenant("a")).await.unwrap().seq, 3);
 }
@@ -267,7 +357,7 @@ async fn listener_order(f: Fixture) {
             .await
             .unwrap();
     }
-    settle(&*f.log).await;
+    f.settle().await;
     f.seen.assert_gap_free();
     let a: Vec<Event> = f
         .seen
@@ -641,11 +731,21 @@ pub(crate) async fn redis(server: Arc<socfeed_redis_harness::RedisServer>) -> Fi
     let config = RedisConfig::new(server.url())
         .prefix(format!("conformance{n}"))
         .retention(None);
-    let log = RedisLog::open(config, seen.clone()).await.unwrap();
+    let log: SharedLog = Arc::new(RedisLog::open(config, seen.clone()).await.unwrap());
+    // Only followed tenants reach the listener: these are the ones the checks look at.
+    let mut followed = Vec::new();
+    for t in ["a", "b", "c"] {
+        let following = log.follow(&tenant(t));
+        crate::follow::live(following.flow(), HANG_GUARD)
+            .await
+            .unwrap();
+        followed.push((tenant(t), following));
+    }
     Fixture {
-        log: Arc::new(log),
+        log,
         seen,
         _dir: None,
         _redis: Some(server),
+        followed,
     }
 }

@@ -12,14 +12,18 @@
 -- write (a head behind its stream), or is a draft's first write (its XADD), so a failure leaves
 -- no draft half stored (a trim done before it stands: it is due anyway).
 --
--- Returns {epoch, created (0/1), trimmed, more to trim (0/1), then seq, duplicate (0/1) per
--- draft}.
+-- Every live message carries the Redis TIME of the run in unix microseconds (`us`), for the
+-- followers' latency figures; readers take it as optional.
+--
+-- Returns {epoch, created (0/1), trimmed, more to trim (0/1), us (the run's TIME in unix µs),
+-- then seq, duplicate (0/1) per draft}.
 local head, log, chx, ids = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local candidate, retention, budget, live = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local n = tonumber(ARGV[5])
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local us = time[1] .. string.format('%06d', tonumber(time[2]))
 local state = redis.call('HMGET', head, 'seq', 'epoch', 'ms')
 local seq = tonumber(state[1]) or 0
 local epoch = state[2]
@@ -45,7 +49,7 @@ if retention > 0 and created == 0 then
   trimmed, more = trim(log, chx, ids, ms - retention, budget)
 end
 
-local out = {epoch, created, trimmed, more}
+local out = {epoch, created, trimmed, more, us}
 local batch = {}
 local fresh = 0
 local ms_text = string.format('%d', ms)
@@ -83,7 +87,8 @@ for i = 0, n - 1 do
     if ch ~= '' then
       redis.call('ZADD', chx, 0, ch .. ':' .. pad(seq))
     end
-    redis.call('PUBLISH', live, '{"epoch":"' .. epoch .. '","seq":' .. s .. ',"event":' .. ev .. '}')
+    redis.call('PUBLISH', live,
+      '{"epoch":"' .. epoch .. '","seq":' .. s .. ',"us":' .. us .. ',"event":' .. ev .. '}')
     out[#out + 1] = seq
     out[#out + 1] = 0
   end

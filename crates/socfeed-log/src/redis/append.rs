@@ -48,6 +48,10 @@ pub(crate) struct Stored {
     pub(crate) fresh: Vec<Event>,
     /// The head had no epoch: this append started a new history.
     pub(crate) created: bool,
+    /// The epoch the events were stored in.
+    pub(crate) epoch: String,
+    /// When the script ran, in unix µs (Redis `TIME`).
+    pub(crate) accepted_us: i64,
 }
 
 /// Runs the append script for one part (with `WAITAOF` in the same round trip when the log
@@ -59,7 +63,7 @@ pub(crate) async fn append_part(inner: &Inner, part: Part) -> Result<Stored, Log
         sequencer::new_epoch().into_bytes(),
         inner.config.retention_ms().to_string().into_bytes(),
         inner.config.trim_budget.max(1).to_string().into_bytes(),
-        inner.keys.live(&part.tenant).into_bytes(),
+        inner.live_channel(&part.tenant).into_bytes(),
         part.drafts.len().to_string().into_bytes(),
     ];
     args.reserve(5 * part.drafts.len());
@@ -120,6 +124,8 @@ pub(crate) async fn append_part(inner: &Inner, part: Part) -> Result<Stored, Log
         appended,
         fresh,
         created: reply.created,
+        epoch: reply.epoch,
+        accepted_us: reply.us,
     })
 }
 
@@ -176,13 +182,15 @@ async fn run_then_wait_aof(
     }
 }
 
-/// The script's reply: `{epoch, created, trimmed, more, (seq, duplicate)…}`.
+/// The script's reply: `{epoch, created, trimmed, more, us, (seq, duplicate)…}`.
 #[derive(Debug, PartialEq, Eq)]
 struct Reply {
     epoch: String,
     created: bool,
     trimmed: u64,
     more: bool,
+    /// The run's Redis `TIME`, unix µs.
+    us: i64,
     outcomes: Vec<(Seq, bool)>,
 }
 
@@ -192,7 +200,7 @@ impl Reply {
         let Value::Array(items) = reply else {
             return Err(bad("not an array"));
         };
-        if items.len() != 4 + 2 * drafts {
+        if items.len() != 5 + 2 * drafts {
             return Err(bad(&format!("{} values for {drafts} drafts", items.len())));
         }
         let mut items = items.into_iter();
@@ -201,6 +209,7 @@ impl Reply {
         let created = number("created")? == 1;
         let trimmed = u64::try_from(number("trimmed")?).map_err(|_| bad("trimmed"))?;
         let more = number("more")? == 1;
+        let us = number("us")?;
         let mut outcomes = Vec::with_capacity(drafts);
         for _ in 0..drafts {
             let seq = Seq::try_from(number("seq")?).map_err(|_| bad("seq"))?;
@@ -214,6 +223,7 @@ impl Reply {
             created,
             trimmed,
             more,
+            us,
             outcomes,
         })
     }
@@ -272,6 +282,7 @@ mod tests {
             Value::Int(1),
             Value::Int(0),
             Value::Int(0),
+            bulk("1700000000123456"),
             Value::Int(1),
             Value::Int(0),
             Value::Int(1),
@@ -284,6 +295,7 @@ mod tests {
                 created: true,
                 trimmed: 0,
                 more: false,
+                us: 1_700_000_000_123_456,
                 outcomes: vec![(1, false), (1, true)],
             }
         );
@@ -294,6 +306,7 @@ mod tests {
             Value::Int(0),
             Value::Int(0),
             Value::Int(0),
+            Value::Int(1),
             Value::Int(0),
             Value::Int(0),
         ]);

@@ -57,7 +57,7 @@ fn asks_protocol(url: &str) -> bool {
     })
 }
 
-fn client(target: &Target) -> Result<Client, LogError> {
+pub(crate) fn client(target: &Target) -> Result<Client, LogError> {
     Client::open(target.info.clone()).map_err(|e| LogError::Storage {
         context: "parse the engine URL",
         source: Some(Arc::new(e)),

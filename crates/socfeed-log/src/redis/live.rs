@@ -1,7 +1,8 @@
 //! The live message the append script publishes on `<prefix>:{<tenant>}:live` for every new
-//! event: `{"epoch":"<epoch>","seq":<seq>,"event":<the stored event JSON>}`. A node's pub/sub
-//! follower turns it back into the event with [`parse_live`]; a seq that is not the one after
-//! the last it delivered is a gap to repair from the stream.
+//! event: `{"epoch":"<epoch>","seq":<seq>,"us":<unix µs>,"event":<the stored event JSON>}`
+//! (`us`, the Redis `TIME` of the append, may be missing: messages of older scripts have none).
+//! A node's follower (`follow.rs`) turns it back into the event with [`parse_live`]; a seq that
+//! is not the one after the last it delivered is a gap to repair from the stream.
 
 use serde::Deserialize;
 use socfeed_proto::{Event, Seq};
@@ -13,12 +14,16 @@ use crate::LogError;
 pub struct LiveEvent {
     pub epoch: String,
     pub event: Event,
+    /// When Redis accepted it, unix µs (`None` in messages without it).
+    pub accepted_us: Option<i64>,
 }
 
 #[derive(Deserialize)]
 struct Wire {
     epoch: String,
     seq: Seq,
+    #[serde(default)]
+    us: Option<i64>,
     event: Event,
 }
 
@@ -41,6 +46,7 @@ pub fn parse_live(message: &[u8]) -> Result<LiveEvent, LogError> {
     Ok(LiveEvent {
         epoch: wire.epoch,
         event: wire.event,
+        accepted_us: wire.us,
     })
 }
 
@@ -55,6 +61,10 @@ mod tests {
         let live = parse_live(msg.as_bytes()).unwrap();
         assert_eq!((live.epoch.as_str(), live.event.seq), ("00aa", 7));
         assert_eq!(live.event.payload.get(), r#"{"n": 1}"#);
+        assert_eq!(live.accepted_us, None);
+        let timed = format!(r#"{{"epoch":"00aa","seq":7,"us":1700000000123456,"event":{ev}}}"#);
+        let live = parse_live(timed.as_bytes()).unwrap();
+        assert_eq!(live.accepted_us, Some(1_700_000_000_123_456));
         let wrong = format!(r#"{{"epoch":"00aa","seq":8,"event":{ev}}}"#);
         assert!(parse_live(wrong.as_bytes()).is_err());
         assert!(parse_live(b"nope").is_err());

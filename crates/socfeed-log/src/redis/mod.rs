@@ -13,10 +13,13 @@
 //!   The server only sends multi-tenant batches for `*` tokens.
 //! * Every Redis call runs under [`RedisConfig::timeout`]; see `error.rs` for which failures
 //!   are [`LogError::Unavailable`] (nothing done) and which [`LogError::Uncertain`].
-//! * The [`CommitListener`] gets this instance's new events after each script run, in seq order
-//!   per tenant (appends of one tenant through one instance are serialised for that). Events
-//!   appended by other nodes are not seen here: a pub/sub follower of the tenants' live
-//!   channels ([`Keys::live`], [`parse_live`]) takes that role in cluster mode.
+//! * Following ([`EventLog::follow`]): while a tenant is followed, the [`CommitListener`] gets
+//!   every new event of it, appended through any node, in seq order, once each: one pub/sub
+//!   connection per log subscribes the followed tenants' live channels ([`Keys::live`],
+//!   [`parse_live`]); one task per followed tenant orders live messages and this instance's
+//!   own appends, repairs gaps from the stream, catches up after a lost connection and handles
+//!   lost history (`followers.rs`, `pubsub.rs`, `follow.rs`, `position.rs`, `fetch.rs`). New
+//!   events of tenants nobody follows reach no listener.
 //! * Durability is Redis's: [`RedisLog::check_durability`] says whether an acknowledged append
 //!   is on disk.
 
@@ -26,17 +29,23 @@ mod connect;
 mod durability;
 mod epoch;
 mod error;
+mod fetch;
+mod follow;
+mod followers;
 mod keys;
 mod live;
+mod position;
+mod pubsub;
 mod purge;
 mod read;
 mod record;
 
 #[cfg(test)]
+mod follow_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -44,21 +53,18 @@ use std::time::Duration;
 use ::redis::aio::ConnectionManager;
 use async_trait::async_trait;
 use socfeed_proto::{Channel, Event, EventDraft, Seq, TenantId};
-use tokio::time::Instant;
 
 use self::append::{Part, Stored, append_part, parts};
 pub use self::config::RedisConfig;
 pub use self::connect::BadUrl;
 pub use self::durability::{DurabilityError, DurabilityMode, DurabilityReport};
 pub use self::error::{BadReply, NoReply};
-use self::error::{Effect, bounded, unavailable};
+use self::error::{Effect, bounded};
+use self::followers::Followers;
 pub use self::keys::{DEFAULT_PREFIX, Keys, PrefixError};
 pub use self::live::{LiveEvent, parse_live};
+use crate::follow::Following;
 use crate::{Appended, CommitListener, EventLog, Head, LogError};
-
-/// Appends of one tenant through one instance take turns on one of this many locks (so the
-/// listener sees them in seq order); tenants spread over them by hash.
-const ORDER_STRIPES: usize = 64;
 
 /// The longest `ready` waits for Redis to answer PING.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -76,12 +82,19 @@ pub(crate) struct Inner {
     server: String,
     listener: Arc<dyn CommitListener>,
     closed: AtomicBool,
-    order: Vec<tokio::sync::Mutex<()>>,
-    hasher: RandomState,
+    /// Appends under way hold it shared; `close` takes it exclusively to wait for them.
+    drain: tokio::sync::RwLock<()>,
+    /// Followed tenants and the pub/sub connection.
+    followers: Followers,
+    /// The client the pub/sub connection is made with.
+    pubsub: ::redis::Client,
     /// Tenants this instance put in the registry.
     registered: Mutex<HashSet<TenantId>>,
     /// Appends wait for `WAITAOF` (set by a durability check that chose it).
     wait_aof: AtomicBool,
+    /// Appends publish their live messages where nobody listens (a lost message, for tests).
+    #[cfg(test)]
+    mute_live: AtomicBool,
 }
 
 impl RedisLog {
@@ -92,7 +105,7 @@ impl RedisLog {
     ) -> Result<RedisLog, LogError> {
         let (keys, target) = prepare(&config)?;
         let conn = connect::connect(&target, config.timeout).await?;
-        let log = RedisLog::new(conn, keys, target, config, listener);
+        let log = RedisLog::new(conn, keys, target, config, listener)?;
         if !log.inner.ping().await {
             return Err(LogError::Unavailable {
                 context: "Redis does not answer PING",
@@ -111,7 +124,7 @@ impl RedisLog {
     ) -> Result<RedisLog, LogError> {
         let (keys, target) = prepare(&config)?;
         let conn = connect::connect_lazy(&target, config.timeout)?;
-        Ok(RedisLog::new(conn, keys, target, config, listener))
+        RedisLog::new(conn, keys, target, config, listener)
     }
 
     fn new(
@@ -120,23 +133,25 @@ impl RedisLog {
         target: connect::Target,
         config: RedisConfig,
         listener: Arc<dyn CommitListener>,
-    ) -> RedisLog {
-        RedisLog {
+    ) -> Result<RedisLog, LogError> {
+        let pubsub = connect::client(&target)?;
+        Ok(RedisLog {
             inner: Arc::new(Inner {
                 conn,
                 keys,
                 server: target.server,
                 listener,
                 closed: AtomicBool::new(false),
-                order: (0..ORDER_STRIPES)
-                    .map(|_| tokio::sync::Mutex::new(()))
-                    .collect(),
-                hasher: RandomState::new(),
+                drain: tokio::sync::RwLock::new(()),
+                followers: Followers::default(),
+                pubsub,
                 registered: Mutex::new(HashSet::new()),
                 wait_aof: AtomicBool::new(false),
+                #[cfg(test)]
+                mute_live: AtomicBool::new(false),
                 config,
             }),
-        }
+        })
     }
 
     /// The key names this log uses.
@@ -172,6 +187,19 @@ impl RedisLog {
     #[cfg(test)]
     pub(crate) fn wait_for_aof(&self) {
         self.inner.wait_aof.store(true, Ordering::SeqCst);
+    }
+
+    /// Makes this instance's appends publish where no follower listens, as if every live
+    /// message it sends were lost.
+    #[cfg(test)]
+    pub(crate) fn mute_live(&self) {
+        self.inner.mute_live.store(true, Ordering::SeqCst);
+    }
+
+    /// How many tenants this instance follows.
+    #[cfg(test)]
+    pub(crate) fn followed(&self) -> usize {
+        self.inner.followers.followed()
     }
 
     /// Atomically replaces the tenant's epoch with `candidate` when it is still `seen_epoch`;
@@ -218,9 +246,13 @@ impl Inner {
         self.wait_aof.load(Ordering::SeqCst)
     }
 
-    fn stripe(&self, tenant: &TenantId) -> &tokio::sync::Mutex<()> {
-        let index = self.hasher.hash_one(tenant) as usize % ORDER_STRIPES;
-        &self.order[index]
+    /// The channel an append publishes its live messages on.
+    fn live_channel(&self, tenant: &TenantId) -> String {
+        #[cfg(test)]
+        if self.mute_live.load(Ordering::SeqCst) {
+            return format!("{}:muted", self.keys.live(tenant));
+        }
+        self.keys.live(tenant)
     }
 
     /// PING within the timeout, and within [`READY_TIMEOUT`] at most (a readiness probe).
@@ -264,19 +296,11 @@ impl Inner {
             .ok_or_else(|| LogError::storage("an append outcome is missing"))
     }
 
-    /// One tenant's part: its turn, the script, `WAITAOF` when chosen, the listener.
+    /// One tenant's part: the script, `WAITAOF` when chosen, then the new events to the
+    /// tenant's follower (which orders them with the other nodes' events).
     async fn append_part(&self, part: Part) -> Result<Stored, LogError> {
-        let deadline = Instant::now() + self.config.timeout;
         let tenant = part.tenant.clone();
         purge::register(self, &tenant, false).await?;
-        let _turn = tokio::time::timeout_at(deadline, self.stripe(&tenant).lock())
-            .await
-            .map_err(|_| {
-                unavailable(
-                    "wait for the earlier appends of the tenant",
-                    NoReply(self.config.timeout),
-                )
-            })?;
         let mut stored = append_part(self, part).await?;
         if stored.created {
             // After a flush the registry lost the tenant too.
@@ -286,7 +310,9 @@ impl Inner {
         }
         let fresh: Vec<Event> = std::mem::take(&mut stored.fresh);
         if !fresh.is_empty() {
-            self.listener.committed(fresh);
+            let epoch = stored.epoch.clone();
+            self.followers
+                .own(&tenant, epoch, fresh, stored.accepted_us);
         }
         Ok(stored)
     }
@@ -295,7 +321,7 @@ impl Inner {
 #[async_trait]
 impl EventLog for RedisLog {
     /// Atomic per tenant (see the module doc); runs to its end even if the caller stops
-    /// waiting, so the listener never misses a stored event of this instance.
+    /// waiting, so `close` can wait for it.
     async fn append(&self, drafts: Vec<EventDraft>) -> Result<Vec<Appended>, LogError> {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(LogError::Closed);
@@ -303,12 +329,16 @@ impl EventLog for RedisLog {
         if drafts.is_empty() {
             return Ok(Vec::new());
         }
-        tokio::spawn(self.inner.clone().append(drafts))
-            .await
-            .map_err(|e| LogError::Storage {
-                context: "append task failed",
-                source: Some(Arc::new(e)),
-            })?
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let _under_way = inner.drain.read().await;
+            inner.clone().append(drafts).await
+        })
+        .await
+        .map_err(|e| LogError::Storage {
+            context: "append task failed",
+            source: Some(Arc::new(e)),
+        })?
     }
 
     async fn read(
@@ -345,12 +375,14 @@ impl EventLog for RedisLog {
     /// keep working; Redis has nothing to flush.
     async fn close(&self) -> Result<(), LogError> {
         self.inner.closed.store(true, Ordering::SeqCst);
-        let drain = async {
-            for stripe in &self.inner.order {
-                drop(stripe.lock().await);
-            }
-        };
+        let drain = self.inner.drain.write();
         let _ = tokio::time::timeout(self.inner.config.timeout * 2, drain).await;
         Ok(())
+    }
+
+    /// Subscribes to the tenant's live channel (the first following of it) and orders what
+    /// arrives with this instance's own appends; see the module doc.
+    fn follow(&self, tenant: &TenantId) -> Following {
+        self.inner.followers.follow(&self.inner, tenant)
     }
 }

@@ -60,6 +60,21 @@ pub(crate) fn decode(tenant: &TenantId, seq: Seq, json: &[u8]) -> Result<Event, 
 /// A stream entry as XRANGE returns it: `[id, [field, value, …]]` (a map under some RESP3
 /// servers). Returns its seq and the value of field `ev`.
 pub(crate) fn entry(tenant: &TenantId, value: Value) -> Result<(Seq, Vec<u8>), LogError> {
+    timed_entry(tenant, value).map(|e| (e.seq, e.ev))
+}
+
+/// A stream entry with its ingest time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TimedEntry {
+    pub(crate) seq: Seq,
+    /// The event JSON (field `ev`).
+    pub(crate) ev: Vec<u8>,
+    /// Ingest time, unix ms (field `ms`), when the entry has a readable one.
+    pub(crate) ms: Option<i64>,
+}
+
+/// Like [`entry`], with the field `ms` too.
+pub(crate) fn timed_entry(tenant: &TenantId, value: Value) -> Result<TimedEntry, LogError> {
     let bad = |what: &str| LogError::Corrupt {
         tenant: tenant.to_string(),
         seq: 0,
@@ -82,12 +97,16 @@ pub(crate) fn entry(tenant: &TenantId, value: Value) -> Result<(Seq, Vec<u8>), L
         Value::Map(pairs) => pairs,
         _ => return Err(bad("fields are not a list")),
     };
+    let (mut ev, mut ms) = (None, None);
     for (name, value) in pairs {
-        if bytes_ref(&name) == Some(b"ev".as_slice()) {
-            return bytes(value).map(|ev| (seq, ev)).ok_or_else(|| bad("ev"));
+        match bytes_ref(&name) {
+            Some(b"ev") => ev = Some(bytes(value).ok_or_else(|| bad("ev"))?),
+            Some(b"ms") => ms = int(&value),
+            _ => {}
         }
     }
-    Err(bad("no ev field"))
+    let ev = ev.ok_or_else(|| bad("no ev field"))?;
+    Ok(TimedEntry { seq, ev, ms })
 }
 
 /// The text of a string reply.
@@ -177,7 +196,9 @@ mod tests {
             bulk("7-0"),
             Value::Array(vec![bulk("ms"), bulk("1"), bulk("ev"), bulk("{}")]),
         ]);
-        assert_eq!(entry(&t, flat).unwrap(), (7, b"{}".to_vec()));
+        assert_eq!(entry(&t, flat.clone()).unwrap(), (7, b"{}".to_vec()));
+        let timed = timed_entry(&t, flat).unwrap();
+        assert_eq!((timed.seq, timed.ms), (7, Some(1)));
         let map = Value::Array(vec![
             bulk("8-0"),
             Value::Map(vec![(bulk("ev"), bulk("[]"))]),

@@ -9,11 +9,9 @@ use socfeed_proto::{Event, Seq};
 use socfeed_redis_harness::RedisServer;
 
 use super::{DurabilityError, DurabilityMode, RedisConfig, RedisLog, parse_live};
-use crate::conformance::{Recorder, alerts, draft, supplied, tenant};
+use crate::conformance::{HANG_GUARD, Recorder, alerts, draft, supplied, tenant};
+use crate::follow::Following;
 use crate::{EventLog, LogError, now_ms};
-
-/// A bound for anything that must not hang (never a timing assertion).
-const HANG_GUARD: Duration = Duration::from_secs(30);
 
 fn config(server: &RedisServer, prefix: &str) -> RedisConfig {
     RedisConfig::new(server.url())
@@ -47,6 +45,15 @@ type RawEntry = (String, Vec<(String, Vec<u8>)>);
 
 fn seqs(events: &[Event]) -> Vec<Seq> {
     events.iter().map(|e| e.seq).collect()
+}
+
+/// Follows `t` on `log` and waits until its flow is live.
+pub(crate) async fn follow(log: &RedisLog, t: &str) -> Following {
+    let following = log.follow(&tenant(t));
+    crate::follow::live(following.flow(), HANG_GUARD)
+        .await
+        .unwrap();
+    following
 }
 
 /// Retries an append of drafts with supplied ids until Redis takes it (safe: they dedup).
@@ -137,6 +144,7 @@ async fn two_nodes_on_one_redis_share_one_gap_free_sequence() {
     let server = RedisServer::start();
     let (one, seen_one) = open(&server, "p").await;
     let (two, seen_two) = open(&server, "p").await;
+    let (_f1, _f2) = (follow(&one, "a").await, follow(&two, "a").await);
     let (one, two) = (Arc::new(one), Arc::new(two));
     let mut tasks = Vec::new();
     for i in 0..40 {
@@ -152,11 +160,11 @@ async fn two_nodes_on_one_redis_share_one_gap_free_sequence() {
     got.sort_unstable();
     assert_eq!(got, (1..=200).collect::<Vec<_>>());
     assert_eq!(seqs(&all(&one, "a").await), got);
-    // Each node's listener saw its own events, in ascending seq order.
+    // Each node's listener saw every event, its own and the other's, once, in seq order.
     for seen in [seen_one, seen_two] {
-        let mine = seqs(&seen.events());
-        assert_eq!(mine.len(), 100);
-        assert!(mine.windows(2).all(|w| w[0] < w[1]), "{mine:?}");
+        seen.wait_for("200 events", |s| s.events().len() >= 200)
+            .await;
+        assert_eq!(seqs(&seen.events()), got);
     }
 }
 
@@ -165,6 +173,7 @@ async fn a_publisher_id_repeated_on_another_node_is_a_duplicate() {
     let server = RedisServer::start();
     let (one, _) = open(&server, "p").await;
     let (two, seen_two) = open(&server, "p").await;
+    let _following = follow(&two, "a").await;
     let out = one.append(vec![supplied("a", "evt-1")]).await.unwrap();
     assert_eq!((out[0].seq, out[0].duplicate), (1, false));
     let out = two
@@ -173,7 +182,11 @@ async fn a_publisher_id_repeated_on_another_node_is_a_duplicate() {
         .unwrap();
     assert_eq!((out[0].seq, out[0].duplicate), (1, true));
     assert_eq!((out[1].seq, out[1].duplicate), (2, false));
-    assert_eq!(seqs(&seen_two.events()), [2]);
+    // The duplicate is not delivered again.
+    seen_two
+        .wait_for("2 events", |s| s.events().len() >= 2)
+        .await;
+    assert_eq!(seqs(&seen_two.events()), [1, 2]);
 }
 
 #[tokio::test]
@@ -238,6 +251,7 @@ async fn strict_durability_refuses_a_redis_that_does_not_fsync() {
 async fn appends_waiting_for_waitaof_are_acknowledged_only_once_it_confirms() {
     let server = RedisServer::start();
     let (log, seen) = open(&server, "p").await;
+    let _following = follow(&log, "a").await;
     log.wait_for_aof();
     let known: ::redis::Value = server.query(::redis::cmd("COMMAND").arg("INFO").arg("WAITAOF"));
     let has_waitaof = matches!(&known, ::redis::Value::Array(v) if v.first().is_some_and(|c| *c != ::redis::Value::Nil));
@@ -246,15 +260,16 @@ async fn appends_waiting_for_waitaof_are_acknowledged_only_once_it_confirms() {
     let out = log.append(vec![supplied("a", "w")]).await;
     if has_waitaof {
         assert_eq!(out.unwrap()[0].seq, 1);
-        assert_eq!(seqs(&seen.events()), [1]);
     } else {
         // Redis < 7.2: the script ran, the fsync cannot be confirmed, so the outcome is
-        // unknown to the caller and nothing is delivered.
+        // unknown to the caller. The event is in Redis all the same: readers see it, and
+        // followers get it from its live message, as they would from any node.
         let err = out.unwrap_err();
         assert!(err.is_uncertain(), "{err:?}");
-        assert!(seen.events().is_empty());
     }
     assert_eq!(seqs(&all(&log, "a").await), [1]);
+    seen.wait_for("the event", |s| !s.events().is_empty()).await;
+    assert_eq!(seqs(&seen.events()), [1]);
 }
 
 #[tokio::test]
@@ -475,6 +490,9 @@ async fn every_new_event_is_published_with_its_epoch() {
     assert_eq!(live.len(), 2);
     for (l, e) in live.iter().zip(&stored) {
         assert_eq!(l.epoch, epoch);
+        // The append's Redis TIME, in µs: within a minute of this clock.
+        let us = l.accepted_us.unwrap();
+        assert!((us / 1000 - now_ms()).abs() < 60_000, "{us}");
         assert_eq!(
             serde_json::to_string(&l.event).unwrap(),
             serde_json::to_string(e).unwrap()
@@ -515,7 +533,9 @@ async fn renew_epoch_replaces_only_the_epoch_it_was_told() {
 async fn a_stream_ahead_of_its_head_is_refused_and_left_untouched() {
     let server = RedisServer::start();
     let (log, seen) = open(&server, "p").await;
+    let _following = follow(&log, "b").await;
     log.append(alerts("b", 3)).await.unwrap();
+    seen.wait_for("3 events", |s| s.events().len() >= 3).await;
     server.query::<()>(
         ::redis::cmd("HSET")
             .arg(log.keys().head(&tenant("b")))
@@ -545,11 +565,14 @@ async fn a_stream_ahead_of_its_head_is_refused_and_left_untouched() {
 }
 
 /// `cargo test -p socfeed-log --release -- --ignored --nocapture redis_append_throughput`
+///
+/// Each figure twice: with nobody following the tenants, then with this instance following
+/// them (its own appends and their live messages go through its followers to the listener).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "prints a throughput figure"]
 async fn redis_append_throughput() {
     let server = RedisServer::start();
-    let (log, _) = open(&server, "bench").await;
+    let (log, seen) = open(&server, "bench").await;
     let log = Arc::new(log);
     let payload = format!(
         r#"{{"host":"srv-01","rule":"{}","score":97}}"#,
@@ -564,29 +587,52 @@ async fn redis_append_throughput() {
             })
             .collect()
     };
-    for (writers, tenants) in [(1usize, 1usize), (8, 1), (8, 8)] {
-        let rounds = 200 / writers;
-        let started = std::time::Instant::now();
-        let tasks: Vec<_> = (0..writers)
-            .map(|w| {
-                let (log, batch) = (log.clone(), batch.clone());
-                let t = format!("bench{}", w % tenants);
-                tokio::spawn(async move {
-                    for _ in 0..rounds {
-                        log.append(batch(&t)).await.unwrap();
-                    }
+    for followed in [false, true] {
+        for (writers, tenants) in [(1usize, 1usize), (8, 1), (8, 8)] {
+            let rounds = 200 / writers;
+            let names: Vec<String> = (0..tenants)
+                .map(|i| format!("bench-{followed}-{writers}-{i}"))
+                .collect();
+            let mut followings = Vec::new();
+            if followed {
+                for t in &names {
+                    followings.push(follow(&log, t).await);
+                }
+            }
+            let before = seen.events().len();
+            let started = std::time::Instant::now();
+            let tasks: Vec<_> = (0..writers)
+                .map(|w| {
+                    let (log, batch) = (log.clone(), batch.clone());
+                    let t = names[w % tenants].clone();
+                    tokio::spawn(async move {
+                        for _ in 0..rounds {
+                            log.append(batch(&t)).await.unwrap();
+                        }
+                    })
                 })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+            let secs = started.elapsed().as_secs_f64();
+            let appends = (writers * rounds) as f64;
+            if followed {
+                let total = before + writers * rounds * 100;
+                seen.wait_for("every event", |s| s.events().len() >= total)
+                    .await;
+                assert_eq!(seen.events().len(), total);
+            }
+            println!(
+                "{} {writers} writer(s), {tenants} tenant(s): {:.0} appends/s ({:.0} events/s)",
+                if followed {
+                    "followed:  "
+                } else {
+                    "unfollowed:"
+                },
+                appends / secs,
+                appends * 100.0 / secs,
+            );
         }
-        let secs = started.elapsed().as_secs_f64();
-        let appends = (writers * rounds) as f64;
-        println!(
-            "{writers} writer(s), {tenants} tenant(s): {:.0} appends/s ({:.0} events/s)",
-            appends / secs,
-            appends * 100.0 / secs,
-        );
     }
 }
