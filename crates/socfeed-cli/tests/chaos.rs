@@ -1,8 +1,13 @@
-//! Bounded chaos soak (about a minute): hundreds of clients on both dialects and SSE disconnect
-//! and resume at random while tens of thousands of events are published, and the real server is
-//! SIGKILLed and restarted once on its embedded log. At the end every client has seen every
-//! committed event of its tenant exactly once and in order: zero lost, zero duplicated, zero
-//! cross-tenant deliveries among acknowledged events.
+//! Bounded chaos soaks (about a minute each): hundreds of clients on both dialects and SSE
+//! disconnect and resume at random while tens of thousands of events are published.
+//!
+//! * One node on its embedded log, SIGKILLed and restarted once.
+//! * Three nodes on one Redis (cluster mode): clients and publishers use any node; one node is
+//!   SIGKILLed (its clients resume on the others) and Redis is `kill -9`ed and restarted from its
+//!   AOF once.
+//!
+//! At the end every client has seen every committed event of its tenant exactly once and in
+//! order: zero lost, zero duplicated, zero cross-tenant deliveries among acknowledged events.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use socfeed_redis_harness::RedisServer;
 use socfeed_testkit::{ServerProcess, SseClient, WsClient, pub_token, sub_token};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -68,12 +74,64 @@ impl Seen {
 }
 
 struct World {
-    addr: Mutex<std::net::SocketAddr>,
+    /// The nodes that serve now; each connection and publish picks one.
+    nodes: Mutex<Vec<std::net::SocketAddr>>,
     /// Highest acknowledged seq per tenant.
     acked: Mutex<HashMap<&'static str, u64>>,
     acked_events: AtomicU64,
     /// Clients stop once this is set and they reached `target` of their tenant.
     targets: Mutex<Option<HashMap<&'static str, u64>>>,
+}
+
+impl World {
+    fn new(nodes: Vec<std::net::SocketAddr>) -> Arc<World> {
+        Arc::new(World {
+            nodes: Mutex::new(nodes),
+            acked: Mutex::new(HashMap::new()),
+            acked_events: AtomicU64::new(0),
+            targets: Mutex::new(None),
+        })
+    }
+
+    /// A node to use now.
+    async fn pick(&self) -> std::net::SocketAddr {
+        let nodes = self.nodes.lock().await;
+        nodes[rand::random_range(0..nodes.len())]
+    }
+
+    /// Waits until `share` of the whole quota is acknowledged.
+    async fn reached(&self, share: f64) {
+        let quota_total = QUOTA * (TENANTS.len() as u64) * 3;
+        while (self.acked_events.load(Ordering::Relaxed) as f64) < quota_total as f64 * share {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A running client: what it is, its tenant, and what it will have seen.
+type ClientTask = (Kind, &'static str, tokio::task::JoinHandle<Seen>);
+
+/// Starts every client and publisher of a soak.
+fn start_load(world: &Arc<World>) -> (Vec<ClientTask>, Vec<tokio::task::JoinHandle<()>>) {
+    let mut clients = Vec::new();
+    for tenant in TENANTS {
+        for (kind, n) in PER_TENANT {
+            for _ in 0..n {
+                clients.push((
+                    kind,
+                    tenant,
+                    tokio::spawn(client(Arc::clone(world), kind, tenant)),
+                ));
+            }
+        }
+    }
+    let mut publishers = Vec::new();
+    for tenant in TENANTS {
+        for p in 0..3 {
+            publishers.push(tokio::spawn(publisher(Arc::clone(world), tenant, p)));
+        }
+    }
+    (clients, publishers)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,55 +145,79 @@ async fn chaos_soak_loses_and_duplicates_nothing() {
         &["--heartbeat-interval", "5s"],
     );
     let port = server.addr.port();
-    let world = Arc::new(World {
-        addr: Mutex::new(server.addr),
-        acked: Mutex::new(HashMap::new()),
-        acked_events: AtomicU64::new(0),
-        targets: Mutex::new(None),
-    });
-
-    let mut clients = Vec::new();
-    for tenant in TENANTS {
-        for (kind, n) in PER_TENANT {
-            for _ in 0..n {
-                clients.push((
-                    kind,
-                    tenant,
-                    tokio::spawn(client(Arc::clone(&world), kind, tenant)),
-                ));
-            }
-        }
-    }
-    let mut publishers = Vec::new();
-    for tenant in TENANTS {
-        for _ in 0..3 {
-            publishers.push(tokio::spawn(publisher(Arc::clone(&world), tenant)));
-        }
-    }
+    let world = World::new(vec![server.addr]);
+    let (clients, publishers) = start_load(&world);
 
     // Kill the server half-way through and restart it on the same port and data dir.
-    let quota_total = QUOTA * publishers.len() as u64;
-    while world.acked_events.load(Ordering::Relaxed) < quota_total / 2 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    world.reached(0.5).await;
     server.signal("-KILL");
     server.wait();
     let bind = format!("127.0.0.1:{port}");
     let server = ServerProcess::start(bin, dir.path(), &bind, &["--heartbeat-interval", "5s"]);
-    *world.addr.lock().await = server.addr;
+    *world.nodes.lock().await = vec![server.addr];
 
+    finish(&world, clients, publishers, "chaos").await;
+    server.signal("-TERM");
+    assert!(server.wait().success());
+}
+
+/// Cluster mode: three nodes on one Redis; a third of the way through one node is SIGKILLed for
+/// good, two thirds of the way Redis is `kill -9`ed and restarted from its AOF.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_soak_in_cluster_mode_loses_and_duplicates_nothing() {
+    let redis = RedisServer::start();
+    let bin = Path::new(env!("CARGO_BIN_EXE_socfeed"));
+    let url = redis.url();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let mut nodes: Vec<ServerProcess> = dirs
+        .iter()
+        .map(|d| {
+            ServerProcess::start(
+                bin,
+                d.path(),
+                "127.0.0.1:0",
+                &["--heartbeat-interval", "5s", "--engine", &url],
+            )
+        })
+        .collect();
+    let world = World::new(nodes.iter().map(|n| n.addr).collect());
+    let (clients, publishers) = start_load(&world);
+
+    world.reached(1.0 / 3.0).await;
+    let killed = nodes.remove(0);
+    *world.nodes.lock().await = nodes.iter().map(|n| n.addr).collect();
+    killed.signal("-KILL");
+    killed.wait();
+
+    world.reached(2.0 / 3.0).await;
+    redis.kill9();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart();
+
+    finish(&world, clients, publishers, "chaos (cluster)").await;
+    for node in nodes {
+        node.signal("-TERM");
+        assert!(node.wait().success());
+    }
+}
+
+/// Lets the publishers finish, sets every client's target to its tenant's head and checks
+/// what the clients saw.
+async fn finish(
+    world: &Arc<World>,
+    clients: Vec<ClientTask>,
+    publishers: Vec<tokio::task::JoinHandle<()>>,
+    name: &str,
+) {
+    let quota_total = QUOTA * publishers.len() as u64;
     for p in publishers {
         p.await.expect("publisher");
     }
     // Every client must reach its tenant's head (acknowledged or not, committed events count).
     let mut heads = HashMap::new();
     for tenant in TENANTS {
-        let mut c = WsClient::connect(&format!(
-            "ws://{}/ws?token={}",
-            server.addr,
-            sub_token(tenant)
-        ))
-        .await;
+        let addr = world.pick().await;
+        let mut c = WsClient::connect(&format!("ws://{addr}/ws?token={}", sub_token(tenant))).await;
         let ack = c.subscribe("all", None).await;
         let head = ack["payload"]["seq"].as_u64().expect("head");
         let acked = world.acked.lock().await.get(tenant).copied().unwrap_or(0);
@@ -165,7 +247,7 @@ async fn chaos_soak_loses_and_duplicates_nothing() {
     }
     let acked = world.acked_events.load(Ordering::Relaxed);
     println!(
-        "chaos: {acked} events acknowledged ({} committed), {} clients {by_kind:?}, {} connections, {} deliveries; lost {}, duplicated {}, cross-tenant {}",
+        "{name}: {acked} events acknowledged ({} committed), {} clients {by_kind:?}, {} connections, {} deliveries; lost {}, duplicated {}, cross-tenant {}",
         heads.values().sum::<u64>(),
         by_kind.values().sum::<u64>(),
         total.connections,
@@ -179,12 +261,11 @@ async fn chaos_soak_loses_and_duplicates_nothing() {
         (total.lost, total.duplicated, total.cross_tenant),
         (0, 0, 0)
     );
-    server.signal("-TERM");
-    assert!(server.wait().success());
 }
 
-/// Publishes batches for `tenant` until told to stop; failures (the server is down) are retried.
-async fn publisher(world: Arc<World>, tenant: &'static str) {
+/// Publishes batches for `tenant` until its quota is acknowledged. A batch that fails (a node or
+/// the engine is down; 503) is retried with the same ids, so it is stored once.
+async fn publisher(world: Arc<World>, tenant: &'static str, me: usize) {
     let token = pub_token(tenant);
     let http = reqwest::Client::new();
     let deadline = Instant::now() + PUBLISH_FOR;
@@ -196,35 +277,60 @@ async fn publisher(world: Arc<World>, tenant: &'static str) {
         );
         let n = rand::random_range(20..60);
         let batch: Vec<Value> = (0..n)
-            .map(|i| json!({"type": if i % 3 == 0 { "alert.new" } else { "case.updated" }, "payload": {"tenant": tenant, "severity": "high"}}))
+            .map(|i| json!({"id": format!("{tenant}-{me}-{}", mine + i), "type": if i % 3 == 0 { "alert.new" } else { "case.updated" }, "payload": {"tenant": tenant, "severity": "high"}}))
             .collect();
-        let addr = *world.addr.lock().await;
+        loop {
+            if publish_batch(&world, &http, &token, tenant, &batch).await {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{tenant}: publishing did not finish"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        world.acked_events.fetch_add(n, Ordering::Relaxed);
+        mine += n;
+        tokio::time::sleep(Duration::from_millis(rand::random_range(10..30))).await;
+    }
+}
+
+/// Sends one batch to some node; whether it was acknowledged.
+async fn publish_batch(
+    world: &World,
+    http: &reqwest::Client,
+    token: &str,
+    tenant: &'static str,
+    batch: &[Value],
+) -> bool {
+    {
+        let addr = world.pick().await;
         let sent = http
             .post(format!("http://{addr}/v1/events"))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .json(&batch)
             .timeout(Duration::from_secs(5))
             .send()
             .await;
-        match sent {
-            Ok(resp) if resp.status().as_u16() == 202 => {
-                let body: Value = resp.json().await.expect("reply");
-                let max = body["events"]
-                    .as_array()
-                    .expect("events")
-                    .iter()
-                    .filter_map(|e| e["seq"].as_u64())
-                    .max();
-                let mut acked = world.acked.lock().await;
-                let entry = acked.entry(tenant).or_default();
-                *entry = (*entry).max(max.unwrap_or(0));
-                world.acked_events.fetch_add(n as u64, Ordering::Relaxed);
-                mine += n as u64;
-                drop(acked);
-                tokio::time::sleep(Duration::from_millis(rand::random_range(10..30))).await;
-            }
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        let Ok(resp) = sent else {
+            return false;
+        };
+        if resp.status().as_u16() != 202 {
+            return false;
         }
+        let Ok(body) = resp.json::<Value>().await else {
+            return false;
+        };
+        let max = body["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter_map(|e| e["seq"].as_u64())
+            .max();
+        let mut acked = world.acked.lock().await;
+        let entry = acked.entry(tenant).or_default();
+        *entry = (*entry).max(max.unwrap_or(0));
+        true
     }
 }
 
@@ -245,7 +351,7 @@ async fn client(world: Arc<World>, kind: Kind, tenant: &'static str) -> Seen {
             seen.connections,
             seen.ends
         );
-        let addr = *world.addr.lock().await;
+        let addr = world.pick().await;
         // Stay connected for a random while; once publishing is over, until caught up.
         let stay = match target {
             None => Duration::from_millis(rand::random_range(300..4000)),

@@ -2,6 +2,7 @@
 
 mod aisoc;
 mod auth;
+mod cluster;
 mod fanout;
 mod govern;
 mod limits;
