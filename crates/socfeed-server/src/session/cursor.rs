@@ -72,7 +72,10 @@ pub(crate) async fn plan(
         Cursor::Seq { since, epoch } => {
             let epoch_mismatch = epoch.is_some() && *epoch != head.epoch;
             let too_old = *since < oldest && *since < head.seq;
-            if epoch_mismatch || too_old {
+            // A cursor beyond every seq ever assigned: the history it was taken in is gone
+            // (flushed, or restored from an older state), whatever epoch it names.
+            let ahead = *since > head.seq;
+            if epoch_mismatch || too_old || ahead {
                 Ok(Plan {
                     after: oldest,
                     upto: head.seq,
@@ -102,6 +105,37 @@ pub(crate) async fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_cursor_ahead_of_the_head_is_truncated() {
+        let log: SharedLog = std::sync::Arc::new(socfeed_log::memory::MemoryLog::new(
+            std::sync::Arc::new(socfeed_log::NoListener),
+        ));
+        let tenant = TenantId::parse("t").unwrap();
+        let head = Head {
+            seq: 3,
+            epoch: Some("e2".into()),
+            first_retained: 1,
+        };
+        let plan = |since, epoch: Option<&str>| Cursor::Seq {
+            since,
+            epoch: epoch.map(str::to_owned),
+        };
+        for (cursor, truncated, after) in [
+            (plan(2, Some("e2")), false, 2),
+            (plan(3, None), false, 3),
+            (plan(5, None), true, 0),
+            (plan(5, Some("e2")), true, 0),
+            (plan(1, Some("e1")), true, 0),
+        ] {
+            let p = super::plan(&log, &tenant, &head, &cursor, 0).await.unwrap();
+            assert_eq!(
+                (p.truncated, p.after, p.upto),
+                (truncated, after, 3),
+                "{cursor:?}"
+            );
+        }
+    }
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
