@@ -19,6 +19,7 @@ use sha2::Digest;
 use crate::access;
 use crate::config::Origins;
 use crate::dialect::{aisoc, govern};
+use crate::history;
 use crate::ingest;
 use crate::state::AppState;
 use crate::transport::divert::Divert;
@@ -61,7 +62,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/soc/feed/sse", get(govern::sse_handler))
         .route(
             "/v1/events",
-            post(ingest::handler).layer(DefaultBodyLimit::max(body_limit)),
+            post(ingest::handler)
+                .layer(DefaultBodyLimit::max(body_limit))
+                .get(history::handler),
         )
         .route("/v1/tickets", post(access::tickets_handler))
         .layer(cors(&state.config.allowed_origins));

@@ -15,6 +15,7 @@ mod config;
 mod dialect;
 mod engine;
 mod fanout;
+mod history;
 mod http;
 mod ingest;
 mod metrics;

@@ -13,7 +13,9 @@ mod tickets;
 
 pub(crate) use self::admit::{Admitted, Refusal, admit};
 pub(crate) use self::audit::Audit;
-pub(crate) use self::auth::{Principal, TokenSource, authenticate, find_token, subprotocol};
+pub(crate) use self::auth::{
+    Principal, TokenSource, authenticate, authenticate_feed, find_token, subprotocol,
+};
 pub(crate) use self::client::client_ip;
 pub(crate) use self::gate::{Gate, refuse_over_limit};
 pub(crate) use self::limits::{Accepted, Bucket, Limits, Slot};

@@ -24,7 +24,7 @@ use socfeed_proto::{Claims, TenantId};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 pub(crate) use self::conn::Conn;
-pub(crate) use self::cursor::Cursor;
+pub(crate) use self::cursor::{Cursor, plan};
 pub(crate) use self::end::{End, Fault, Reply};
 pub(crate) use self::run::{Message, Protocol};
 pub(crate) use self::seam::Seam;

@@ -50,6 +50,7 @@ pub(crate) async fn serve(
         router,
         divert,
         builder,
+        stop: stop.clone(),
     });
     let graceful = GracefulShutdown::new();
     let mut failures = Failures::default();
@@ -99,6 +100,9 @@ struct Serving {
     router: Router,
     divert: Divert,
     builder: Builder<TokioExecutor>,
+    /// Shutdown: a connection that has not sent its first request yet is closed (it would
+    /// otherwise keep the server's state alive until its header deadline).
+    stop: CancellationToken,
 }
 
 /// Failed accepts, logged at most once a second (with how many there were since).
@@ -134,7 +138,10 @@ async fn connection(
     let divert = &serving.divert;
     // Awaited apart from the match: a temporary in the scrutinee would live as long as the match,
     // and so would its timer, for a diverted connection's whole life.
-    let first = tokio::time::timeout(header_timeout, read_first(&mut stream, divert.path)).await;
+    let first = tokio::select! {
+        first = tokio::time::timeout(header_timeout, read_first(&mut stream, divert.path)) => first,
+        () = serving.stop.cancelled() => return,
+    };
     let read = match first {
         Ok(Ok(First::Other(read))) => read,
         // Served by a task of its own: this one and its state end here.

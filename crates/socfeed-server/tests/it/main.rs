@@ -5,6 +5,7 @@ mod auth;
 mod cluster;
 mod fanout;
 mod govern;
+mod history;
 mod limits;
 mod model;
 mod ops;
