@@ -54,6 +54,23 @@ async fn the_demo_prints_a_token_and_url_that_receive_live_events() {
         types.insert(e["type"].as_str().expect("type").to_owned());
     }
     assert!(types.len() >= 5, "a variety of SOC events: {types:?}");
+    // The demo's events are counted like published ones.
+    let base = page.split("/?token=").next().expect("base URL");
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    };
+    assert!(value("socfeed_events_published_total") >= 40, "{metrics}");
+    assert!(value("socfeed_log_append_seconds_count") >= 40, "{metrics}");
     let _ = child.kill();
     let _ = child.wait();
 }

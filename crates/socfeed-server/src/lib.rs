@@ -137,6 +137,7 @@ impl Server {
     pub fn spawn_demo(&self, tenant: TenantId, per_second: f64) {
         self.background.spawn(ingest::demo::run(
             self.log(),
+            Arc::clone(&self.state.metrics),
             tenant,
             per_second,
             self.state.shutdown.clone(),

@@ -38,6 +38,7 @@ const TECHNIQUES: [(&str, &str); 5] = [
 /// Publishes `per_second` events a second for `tenant` until `stop` fires.
 pub(crate) async fn run(
     log: SharedLog,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     tenant: TenantId,
     per_second: f64,
     stop: CancellationToken,
@@ -62,7 +63,7 @@ pub(crate) async fn run(
             }),
             ts: socfeed_log::now_ms(),
         };
-        if let Err(e) = log.append(vec![draft]).await {
+        if let Err(e) = super::append::append(&log, &metrics, vec![draft]).await {
             tracing::warn!(error = %crate::report(&e), "demo publish failed");
         }
     }

@@ -2,6 +2,7 @@
 //! to the log (durable before the reply) and replies 202 with each event's id and seq; the demo
 //! generator ([`demo`]) appends through the same log.
 
+mod append;
 pub(crate) mod demo;
 
 use std::sync::Arc;
@@ -150,18 +151,9 @@ pub(crate) async fn handler(
         return Err(err);
     }
     let drafts = drafts(&principal, inputs, socfeed_log::now_ms())?;
-    let started = Instant::now();
-    let appended = state.log.append(drafts).await.map_err(append_failed)?;
-    state
-        .metrics
-        .log_append_seconds
-        .observe(started.elapsed().as_secs_f64());
-    let duplicates = appended.iter().filter(|a| a.duplicate).count() as u64;
-    state.metrics.publish_duplicates.inc_by(duplicates);
-    state
-        .metrics
-        .events_published
-        .inc_by(appended.len() as u64 - duplicates);
+    let appended = append::append(&state.log, &state.metrics, drafts)
+        .await
+        .map_err(append_failed)?;
     let events: Vec<Acked> = appended
         .into_iter()
         .map(|a| Acked {
