@@ -175,18 +175,24 @@ settings! {
 /// Why settings could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("reading config file {path}: {source}")]
+    #[error("reading config file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("config file {path}: {message}")]
     File { path: PathBuf, message: String },
-    #[error("preparing the development key in {path}: {source}")]
+    #[error("preparing the development key in {path}")]
     DevKey {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "no signing key: no key setting is given and {path} does not exist; pass \
+         --jwt-secret (SOCFEED_JWT_SECRET) or --jwt-private-key, or the --data-dir of the \
+         server whose development key to use"
+    )]
+    NoDevKey { path: PathBuf },
     #[error(transparent)]
     Invalid(#[from] ConfigError),
 }
@@ -194,7 +200,24 @@ pub enum SettingsError {
 /// Applies flags/env over the TOML file (when `--config` names one) over the server's defaults,
 /// and validates the result. Without any key setting, the development secret of the data dir
 /// is used (and generated on first use).
-pub fn resolve(mut args: ServeArgs) -> Result<Config, SettingsError> {
+pub fn resolve(args: ServeArgs) -> Result<Config, SettingsError> {
+    resolve_with(args, DevKey::CreateIfMissing)
+}
+
+/// Whether a missing development key may be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevKey {
+    /// `serve`: make one on first use.
+    CreateIfMissing,
+    /// `token`: use the one a server made, never a new one (a token signed with a key no
+    /// server knows would be refused as "bad token signature").
+    MustExist,
+    /// `token --jwt-private-key`: no secret is needed.
+    Unused,
+}
+
+/// [`resolve`], with the development key handled as `dev` says.
+pub fn resolve_with(mut args: ServeArgs, dev: DevKey) -> Result<Config, SettingsError> {
     if let Some(path) = args.config.clone() {
         let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
             path: path.clone(),
@@ -266,7 +289,12 @@ pub fn resolve(mut args: ServeArgs) -> Result<Config, SettingsError> {
         && k.jwks_file.is_none()
         && k.issuer_jwks.is_empty()
     {
-        c.keys.secret = Some(dev_secret(&c.data_dir)?);
+        let path = c.data_dir.join("dev-jwt-secret");
+        match dev {
+            DevKey::Unused => return Ok(c),
+            DevKey::MustExist if !path.exists() => return Err(SettingsError::NoDevKey { path }),
+            _ => c.keys.secret = Some(dev_secret(&c.data_dir)?),
+        }
     }
     Ok(c)
 }

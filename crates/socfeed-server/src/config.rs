@@ -127,10 +127,13 @@ impl Config {
         if self.keys.leeway > socfeed_auth::MAX_LEEWAY {
             return Err(ConfigError::Invalid("jwt-leeway is at most 5s".into()));
         }
-        if self.heartbeat_interval.is_zero() || self.handshake_timeout.is_zero() {
-            return Err(ConfigError::Invalid(
-                "heartbeat-interval and handshake-timeout must be positive".into(),
-            ));
+        for (name, value) in [
+            ("heartbeat-interval", self.heartbeat_interval),
+            ("handshake-timeout", self.handshake_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::Invalid(format!("{name} must be positive")));
+            }
         }
         if self.body_timeout.is_zero() {
             return Err(ConfigError::Invalid("body-timeout must be positive".into()));

@@ -47,7 +47,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut claims = socfeed_auth::claims(&args.tenant, &args.sub, &roles, args.channels, args.ttl);
-    let config = settings::resolve(args.settings).context("resolving settings")?;
+    // A private key signs on its own; otherwise the key must be one a server uses.
+    let dev = match args.jwt_private_key {
+        Some(_) => settings::DevKey::Unused,
+        None => settings::DevKey::MustExist,
+    };
+    let config = settings::resolve_with(args.settings, dev).context("resolving settings")?;
     claims.iss = config.keys.issuer.clone();
     claims.aud = config.keys.audience.clone().map(serde_json::Value::String);
     let minter = match &args.jwt_private_key {

@@ -1,0 +1,75 @@
+//! What a new user meets first: `socfeed token` never signs with a key no server knows, and
+//! errors say their cause once.
+
+use std::process::Command;
+
+fn socfeed(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_socfeed"))
+        .args(args)
+        .env_remove("SOCFEED_JWT_SECRET")
+        .env_remove("SOCFEED_DATA_DIR")
+        .output()
+        .expect("socfeed runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Without a key setting and without the data dir's development key, `token` fails, says which
+/// settings to pass, and creates nothing; with the key a server made, it signs with that one.
+#[test]
+fn token_never_signs_with_a_key_it_just_made_up() {
+    let root = tempfile::tempdir().expect("dir");
+    let missing = root.path().join("mistyped");
+    let dir = missing.to_str().expect("utf-8");
+    let (code, stdout, stderr) = socfeed(&["token", "--tenant", "acme", "--data-dir", dir]);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stdout.is_empty(), "no token printed: {stdout}");
+    for needed in ["--jwt-secret", "--data-dir", "dev-jwt-secret"] {
+        assert!(stderr.contains(needed), "{needed} not named in: {stderr}");
+    }
+    assert!(!missing.exists(), "nothing was created");
+
+    std::fs::create_dir_all(&missing).unwrap();
+    std::fs::write(missing.join("dev-jwt-secret"), "the-servers-secret\n").unwrap();
+    let (code, token, stderr) = socfeed(&["token", "--tenant", "acme", "--data-dir", dir]);
+    assert_eq!(code, 0, "{stderr}");
+    let verifier = socfeed_auth::Verifier::from_settings(&socfeed_auth::KeySettings {
+        leeway: std::time::Duration::ZERO,
+        ..socfeed_auth::KeySettings::hs256("the-servers-secret")
+    })
+    .expect("verifier");
+    assert!(
+        verifier.verify(token.trim()).is_ok(),
+        "signed with the server's key"
+    );
+}
+
+/// A missing file is reported once: the path and the OS error, not the OS error twice.
+#[test]
+fn errors_say_their_cause_once() {
+    let (code, _, stderr) = socfeed(&["serve", "--config", "/nonexistent/socfeed.toml"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("/nonexistent/socfeed.toml"), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+/// A zero heartbeat blames the heartbeat alone.
+#[test]
+fn a_bad_setting_is_named_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8");
+    let (code, _, stderr) = socfeed(&["serve", "--heartbeat-interval", "0s", "--data-dir", data]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("heartbeat-interval must be positive"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("handshake-timeout"), "{stderr}");
+}
