@@ -68,6 +68,11 @@ pub(super) struct SpawnArgs {
         requires = "spawn"
     )]
     pub(super) engine: Engine,
+    /// Spawned servers on the same engine and secret (more than 1 needs a redis:// --engine):
+    /// subscribers are spread over them in turn, the publisher uses the first; their CPU and
+    /// memory are reported summed.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "spawn")]
+    pub(super) nodes: usize,
     /// `--queue-len` of the spawned server (frames a session may have waiting before 4008).
     #[arg(long, value_name = "N", requires = "spawn")]
     pub(super) queue_len: Option<usize>,
