@@ -7,6 +7,7 @@
 //! traffic only goes to this machine.
 
 mod cluster;
+mod failover;
 mod fanout;
 mod procfs;
 mod publisher;
@@ -146,6 +147,11 @@ impl Settings {
             "--rate must be a positive number"
         );
         ensure!(!args.duration.is_zero(), "--duration must be more than 0s");
+        ensure!(
+            args.spawn.kill_node_after.is_none()
+                || (args.spawn.nodes >= 2 && args.transport == "ws"),
+            "--kill-node-after needs --nodes 2 or more and --transport ws"
+        );
         let (pace, batch) = pace_and_batch(args)?;
         ensure!(
             !args.nchan() || (batch == 1 && !args.spawn.spawn),
@@ -303,10 +309,29 @@ async fn ramp_up(
     board: &Arc<Board>,
     server: &[Proc],
 ) -> anyhow::Result<Ramp> {
-    let plans = targets
-        .iter()
-        .map(|t| subscriber_plan(args, settings, t))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let plans = match args.spawn.kill_node_after {
+        // Every subscriber on node 0, to resubscribe on the others once it is killed.
+        Some(_) => {
+            let others = targets
+                .iter()
+                .skip(1)
+                .map(|t| subscriber_plan(args, settings, t).map(|p| p.url.clone()))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let first = targets.first().context("no server to subscribe to")?;
+            let mut plan = subscriber_plan(args, settings, first)?;
+            if let Some(p) = Arc::get_mut(&mut plan) {
+                p.resume = Some(subscriber::Resume {
+                    urls: others,
+                    channel: settings.channel.as_str().to_owned(),
+                });
+            }
+            vec![plan]
+        }
+        None => targets
+            .iter()
+            .map(|t| subscriber_plan(args, settings, t))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    };
     let started = Instant::now();
     let handles = connect_all(&plans, args.subscribers, args.ramp, board).await;
     let time = started.elapsed();
@@ -334,22 +359,41 @@ struct Window {
     after: Snapshot,
     /// The server's fan-out latency over the window, from its `/metrics`.
     server_fanout: Option<fanout::Summary>,
+    /// With `--kill-node-after`: how the subscribers of the killed node came back.
+    failover: Option<failover::Summary>,
 }
 
 async fn publish_and_drain(
     args: &Args,
     settings: &Settings,
     targets: &[Target],
-    board: &Board,
+    board: &Arc<Board>,
     watched: &Watched,
 ) -> anyhow::Result<Window> {
-    let target = targets.first().context("no server to publish to")?;
+    // With a node to kill, publishing goes to the last node, which stays up.
+    let target = match args.spawn.kill_node_after {
+        Some(_) => targets.last(),
+        None => targets.first(),
+    }
+    .context("no server to publish to")?;
     let nodes: Vec<String> = targets.iter().map(|t| t.http.clone()).collect();
     let start = Instant::now() + Duration::from_millis(20);
     let measure_from = start + args.warmup;
     board.measure_from(wire::unix_nanos() + duration_nanos(measure_from - Instant::now()));
     let plan = publisher_plan(args, settings, target, start)?;
     let publishing = tokio::spawn(publisher::run(plan));
+    let killing = match (args.spawn.kill_node_after, watched.server.first()) {
+        (Some(after), Some(&Proc::Pid(pid))) => {
+            let board = Arc::clone(board);
+            Some(tokio::spawn(async move {
+                tokio::time::sleep_until(start + after).await;
+                let at = wire::unix_nanos();
+                board.killed(at);
+                failover::kill(pid).map(|()| at)
+            }))
+        }
+        _ => None,
+    };
     tokio::time::sleep_until(measure_from).await;
     let before = Snapshot::take(watched);
     let fanout_before = fanout::scrape_all(&nodes).await;
@@ -362,6 +406,13 @@ async fn publish_and_drain(
     let server_fanout = fanout_after
         .zip(fanout_before)
         .map(|(a, b)| a.since(&b).summary());
+    let failover = match killing {
+        Some(task) => {
+            let killed_ns = task.await.context("the kill task failed")??;
+            Some(failover::summarize(killed_ns, &board.failover_marks()))
+        }
+        None => None,
+    };
     eprintln!("bench: published {} events; closing", published.acked.len());
     Ok(Window {
         published,
@@ -370,6 +421,7 @@ async fn publish_and_drain(
         before,
         after,
         server_fanout,
+        failover,
     })
 }
 
@@ -387,6 +439,7 @@ fn results(
         before,
         after,
         server_fanout,
+        failover,
     } = window;
     Results {
         setup,
@@ -419,6 +472,7 @@ fn results(
         generator: after.own_usage(&before),
         machine_busy: after.machine_busy(&before),
         server_fanout,
+        failover,
     }
 }
 
@@ -432,6 +486,7 @@ fn subscriber_plan(
             url: format!("{}/sub/{}", target.ws_base(), nchan_channel(settings)),
             subscribe: None,
             follow: None,
+            resume: None,
         }));
     }
     let token = mint(args, settings, "bench-subscriber", Role::Subscriber)?;
@@ -452,6 +507,7 @@ fn subscriber_plan(
             ))),
             _ => None,
         },
+        resume: None,
     }))
 }
 

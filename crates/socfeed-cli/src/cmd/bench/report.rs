@@ -29,6 +29,8 @@ pub(super) struct Results {
     pub(super) machine_busy: Option<Duration>,
     /// The server's own acceptance → socket latency over the window (its `/metrics`).
     pub(super) server_fanout: Option<super::fanout::Summary>,
+    /// With `--kill-node-after`: the subscribers of the killed node coming back on the others.
+    pub(super) failover: Option<super::failover::Summary>,
 }
 
 /// What was asked for.
@@ -185,6 +187,17 @@ impl Results {
                 v
             }),
             "generator": usage_json(&self.generator, self.deliveries.measured, "cpu_us_per_frame"),
+            "failover": self.failover.as_ref().map(|f| {
+                let s = |d: Option<Duration>| d.map(|d| round3(d.as_secs_f64()));
+                json!({
+                    "subscribers": f.subscribers,
+                    "resubscribed": f.resubscribed,
+                    "recovered": f.recovered,
+                    "all_resubscribed_s": s(f.all_resubscribed),
+                    "all_recovered_s": s(f.all_recovered),
+                    "p50_recovered_s": s(f.p50_recovered),
+                })
+            }),
             "other_processes_cpu_s": self.other_cpu().map(|c| round3(c.as_secs_f64())),
         })
     }
@@ -266,6 +279,9 @@ impl Results {
                     f.count
                 ),
             );
+        }
+        if let Some(f) = &self.failover {
+            row("failover", failover_line(f));
         }
         if let Some(srv) = &self.server {
             row("server RSS", self.server_rss_line(srv));
@@ -376,6 +392,24 @@ impl Results {
         let _ = write!(line, ", {} at the end", mib(srv.usage.rss_end));
         line
     }
+}
+
+fn failover_line(f: &super::failover::Summary) -> String {
+    let s = |d: Option<Duration>| {
+        d.map_or("not all".to_owned(), |d| {
+            format!("{:.3} s", d.as_secs_f64())
+        })
+    };
+    format!(
+        "node 0 killed: {} of {} subscribers resubscribed (all within {}), {} received an event \
+         published after the kill (all within {}, median {})",
+        f.resubscribed,
+        f.subscribers,
+        s(f.all_resubscribed),
+        f.recovered,
+        s(f.all_recovered),
+        s(f.p50_recovered),
+    )
 }
 
 fn quantiles_json(h: &Histogram<u64>) -> Value {
