@@ -6,6 +6,8 @@
 //! for stragglers (drain) → close everything → report. Every phase is bounded in time, and
 //! traffic only goes to this machine.
 
+mod cluster;
+mod failover;
 mod fanout;
 mod procfs;
 mod publisher;
@@ -25,11 +27,14 @@ use socfeed_server::parse_duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use self::cluster::Cluster;
 use self::procfs::{CpuTimes, Proc};
 use self::publisher::Pace;
-use self::report::{Connections, Deliveries, Published, Results, ServerUsage, Setup, Usage};
+use self::report::{
+    Connections, Deliveries, EngineUsage, Published, Results, ServerUsage, Setup, Usage,
+};
 use self::subscriber::{Board, Ending, Outcome};
-use self::target::{SpawnArgs, SpawnedServer, Target};
+use self::target::{SpawnArgs, Target};
 
 /// Descriptors needed besides one per subscriber (publisher, runtime, stdio, /proc reads).
 const FD_MARGIN: u64 = 64;
@@ -99,6 +104,10 @@ pub struct Args {
     /// PID of the server, to report its memory and CPU (implied by --spawn).
     #[arg(long, conflicts_with = "spawn")]
     server_pid: Option<u32>,
+    /// PID of a process the server depends on (e.g. redis-server), to report its CPU over the
+    /// measured window as the engine's.
+    #[arg(long, value_name = "PID")]
+    engine_pid: Option<u32>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -138,6 +147,11 @@ impl Settings {
             "--rate must be a positive number"
         );
         ensure!(!args.duration.is_zero(), "--duration must be more than 0s");
+        ensure!(
+            args.spawn.kill_node_after.is_none()
+                || (args.spawn.nodes >= 2 && args.transport == "ws"),
+            "--kill-node-after needs --nodes 2 or more and --transport ws"
+        );
         let (pace, batch) = pace_and_batch(args)?;
         ensure!(
             !args.nchan() || (batch == 1 && !args.spawn.spawn),
@@ -211,7 +225,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let settings = Settings::check(&args)?;
     procfs::ensure_fd_limit(args.subscribers as u64 + FD_MARGIN)?;
     let spawned = match args.spawn.spawn {
-        true => Some(SpawnedServer::start(&args.spawn, &settings.secret, args.subscribers).await?),
+        true => Some(Cluster::start(&args.spawn, &settings.secret, args.subscribers).await?),
         false => None,
     };
     let results = bench(&args, &settings, spawned.as_ref()).await;
@@ -227,37 +241,56 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The run itself, against a server that is up.
+/// The processes whose CPU a run reports besides its own.
+struct Watched {
+    /// The server's nodes (empty when its pid is unknown).
+    server: Vec<Proc>,
+    engine: Option<Proc>,
+}
+
+/// The run itself, against a server that is up (with `--nodes`, several).
 async fn bench(
     args: &Args,
     settings: &Settings,
-    spawned: Option<&SpawnedServer>,
+    spawned: Option<&Cluster>,
 ) -> anyhow::Result<Results> {
-    let target = match spawned {
-        Some(s) => s.target().clone(),
-        None => Target::parse(&args.url)?,
+    let targets = match spawned {
+        Some(c) => c.targets(),
+        None => vec![Target::parse(&args.url)?],
     };
-    let server_pid = spawned.map(SpawnedServer::pid).or(args.server_pid);
-    let server = server_pid.map(Proc::Pid);
-    let rss_idle = rss(server);
+    let server_pids = match spawned {
+        Some(c) => c.pids(),
+        None => args.server_pid.into_iter().collect(),
+    };
+    let watched = Watched {
+        server: server_pids.iter().copied().map(Proc::Pid).collect(),
+        engine: args.engine_pid.map(Proc::Pid),
+    };
+    let rss_idle = rss(&watched.server);
     let board = Board::new(args.subscribers);
-    let ramp = ramp_up(args, settings, &target, &board, server).await?;
-    let window = publish_and_drain(args, settings, &target, &board, server).await?;
+    let ramp = ramp_up(args, settings, &targets, &board, &watched.server).await?;
+    let window = publish_and_drain(args, settings, &targets, &board, &watched).await?;
     board.stop();
     let tally = Tally::of(collect(ramp.handles).await, &window.published.acked)?;
-    let rss_end = rss(server);
-    let server = server_pid.map(|pid| ServerUsage {
-        pid,
+    let rss_end = rss(&watched.server);
+    let server = (!server_pids.is_empty()).then(|| ServerUsage {
         usage: window.after.server_usage(&window.before, rss_end),
+        pids: server_pids,
         rss_idle,
         rss_connected: ramp.rss_connected,
     });
+    let engine = args.engine_pid.map(|pid| EngineUsage {
+        pid,
+        usage: window
+            .after
+            .engine_usage(&window.before, rss(&[Proc::Pid(pid)])),
+    });
     Ok(results(
-        setup(args, settings, &target, spawned),
+        setup(args, settings, &targets, spawned.is_some()),
         ramp.time,
         window,
         tally,
-        server,
+        (server, engine),
     ))
 }
 
@@ -272,13 +305,35 @@ struct Ramp {
 async fn ramp_up(
     args: &Args,
     settings: &Settings,
-    target: &Target,
+    targets: &[Target],
     board: &Arc<Board>,
-    server: Option<Proc>,
+    server: &[Proc],
 ) -> anyhow::Result<Ramp> {
-    let plan = subscriber_plan(args, settings, target)?;
+    let plans = match args.spawn.kill_node_after {
+        // Every subscriber on node 0, to resubscribe on the others once it is killed.
+        Some(_) => {
+            let others = targets
+                .iter()
+                .skip(1)
+                .map(|t| subscriber_plan(args, settings, t).map(|p| p.url.clone()))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let first = targets.first().context("no server to subscribe to")?;
+            let mut plan = subscriber_plan(args, settings, first)?;
+            if let Some(p) = Arc::get_mut(&mut plan) {
+                p.resume = Some(subscriber::Resume {
+                    urls: others,
+                    channel: settings.channel.as_str().to_owned(),
+                });
+            }
+            vec![plan]
+        }
+        None => targets
+            .iter()
+            .map(|t| subscriber_plan(args, settings, t))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    };
     let started = Instant::now();
-    let handles = connect_all(plan, args.subscribers, args.ramp, board).await;
+    let handles = connect_all(&plans, args.subscribers, args.ramp, board).await;
     let time = started.elapsed();
     eprintln!(
         "bench: {} of {} subscribers subscribed in {:.2} s; publishing",
@@ -304,32 +359,60 @@ struct Window {
     after: Snapshot,
     /// The server's fan-out latency over the window, from its `/metrics`.
     server_fanout: Option<fanout::Summary>,
+    /// With `--kill-node-after`: how the subscribers of the killed node came back.
+    failover: Option<failover::Summary>,
 }
 
 async fn publish_and_drain(
     args: &Args,
     settings: &Settings,
-    target: &Target,
-    board: &Board,
-    server: Option<Proc>,
+    targets: &[Target],
+    board: &Arc<Board>,
+    watched: &Watched,
 ) -> anyhow::Result<Window> {
+    // With a node to kill, publishing goes to the last node, which stays up.
+    let target = match args.spawn.kill_node_after {
+        Some(_) => targets.last(),
+        None => targets.first(),
+    }
+    .context("no server to publish to")?;
+    let nodes: Vec<String> = targets.iter().map(|t| t.http.clone()).collect();
     let start = Instant::now() + Duration::from_millis(20);
     let measure_from = start + args.warmup;
     board.measure_from(wire::unix_nanos() + duration_nanos(measure_from - Instant::now()));
     let plan = publisher_plan(args, settings, target, start)?;
     let publishing = tokio::spawn(publisher::run(plan));
+    let killing = match (args.spawn.kill_node_after, watched.server.first()) {
+        (Some(after), Some(&Proc::Pid(pid))) => {
+            let board = Arc::clone(board);
+            Some(tokio::spawn(async move {
+                tokio::time::sleep_until(start + after).await;
+                let at = wire::unix_nanos();
+                board.killed(at);
+                failover::kill(pid).map(|()| at)
+            }))
+        }
+        _ => None,
+    };
     tokio::time::sleep_until(measure_from).await;
-    let before = Snapshot::take(server);
-    let fanout_before = fanout::scrape(&target.http).await;
+    let before = Snapshot::take(watched);
+    let fanout_before = fanout::scrape_all(&nodes).await;
     let published = publishing.await.context("the publisher failed")??;
     let drain_started = Instant::now();
     let caught_up = drain(board, published.last_seq(), args.drain).await;
     let drain_time = drain_started.elapsed();
-    let after = Snapshot::take(server);
-    let fanout_after = fanout::scrape(&target.http).await;
+    let after = Snapshot::take(watched);
+    let fanout_after = fanout::scrape_all(&nodes).await;
     let server_fanout = fanout_after
         .zip(fanout_before)
         .map(|(a, b)| a.since(&b).summary());
+    let failover = match killing {
+        Some(task) => {
+            let killed_ns = task.await.context("the kill task failed")??;
+            Some(failover::summarize(killed_ns, &board.failover_marks()))
+        }
+        None => None,
+    };
     eprintln!("bench: published {} events; closing", published.acked.len());
     Ok(Window {
         published,
@@ -338,6 +421,7 @@ async fn publish_and_drain(
         before,
         after,
         server_fanout,
+        failover,
     })
 }
 
@@ -346,7 +430,7 @@ fn results(
     ramp_time: Duration,
     window: Window,
     tally: Tally,
-    server: Option<ServerUsage>,
+    (server, engine): (Option<ServerUsage>, Option<EngineUsage>),
 ) -> Results {
     let Window {
         published,
@@ -355,6 +439,7 @@ fn results(
         before,
         after,
         server_fanout,
+        failover,
     } = window;
     Results {
         setup,
@@ -383,9 +468,11 @@ fn results(
         latency: tally.latency,
         publish_latency: published.latency,
         server,
+        engine,
         generator: after.own_usage(&before),
         machine_busy: after.machine_busy(&before),
         server_fanout,
+        failover,
     }
 }
 
@@ -399,6 +486,7 @@ fn subscriber_plan(
             url: format!("{}/sub/{}", target.ws_base(), nchan_channel(settings)),
             subscribe: None,
             follow: None,
+            resume: None,
         }));
     }
     let token = mint(args, settings, "bench-subscriber", Role::Subscriber)?;
@@ -419,6 +507,7 @@ fn subscriber_plan(
             ))),
             _ => None,
         },
+        resume: None,
     }))
 }
 
@@ -470,9 +559,10 @@ fn mint(args: &Args, settings: &Settings, sub: &str, role: Role) -> anyhow::Resu
         .context("minting a token")
 }
 
-/// Starts `n` subscribers at `ramp` a second and waits until each has its subscribe ack or failed.
+/// Starts `n` subscribers at `ramp` a second, spread over `plans` (one per node) in turn, and
+/// waits until each has its subscribe ack or failed.
 async fn connect_all(
-    plan: Arc<subscriber::Plan>,
+    plans: &[Arc<subscriber::Plan>],
     n: usize,
     ramp: f64,
     board: &Arc<Board>,
@@ -481,9 +571,10 @@ async fn connect_all(
     let mut handles = Vec::with_capacity(n);
     for index in 0..n {
         tokio::time::sleep_until(started + Duration::from_secs_f64(index as f64 / ramp)).await;
+        let plan = &plans[index % plans.len()];
         handles.push(tokio::spawn(subscriber::run(
             index,
-            Arc::clone(&plan),
+            Arc::clone(plan),
             Arc::clone(board),
         )));
     }
@@ -590,19 +681,26 @@ impl Tally {
     }
 }
 
-/// CPU times of the server, of this process and of the whole machine at one instant.
+/// CPU times of the server (its nodes summed), of the engine, of this process and of the whole
+/// machine at one instant.
 struct Snapshot {
     at: Instant,
     server: Option<CpuTimes>,
+    engine: Option<CpuTimes>,
     own: Option<CpuTimes>,
     machine: Option<Duration>,
 }
 
 impl Snapshot {
-    fn take(server: Option<Proc>) -> Snapshot {
+    fn take(watched: &Watched) -> Snapshot {
+        let server = match watched.server.is_empty() {
+            true => None,
+            false => warn(procfs::cpu_sum(&watched.server)),
+        };
         Snapshot {
             at: Instant::now(),
-            server: server.and_then(|p| warn(p.cpu())),
+            server,
+            engine: watched.engine.and_then(|p| warn(p.cpu())),
             own: warn(Proc::Own.cpu()),
             machine: warn(procfs::machine_busy()),
         }
@@ -610,6 +708,15 @@ impl Snapshot {
 
     fn server_usage(&self, before: &Snapshot, rss_end: Option<u64>) -> Usage {
         let cpu = self.server.zip(before.server).map(|(a, b)| a.since(b));
+        Usage {
+            cpu,
+            wall: self.at - before.at,
+            rss_end,
+        }
+    }
+
+    fn engine_usage(&self, before: &Snapshot, rss_end: Option<u64>) -> Usage {
+        let cpu = self.engine.zip(before.engine).map(|(a, b)| a.since(b));
         Usage {
             cpu,
             wall: self.at - before.at,
@@ -631,8 +738,12 @@ impl Snapshot {
     }
 }
 
-fn rss(process: Option<Proc>) -> Option<u64> {
-    process.and_then(|p| warn(p.rss()))
+/// The processes' resident memory summed; `None` for none.
+fn rss(processes: &[Proc]) -> Option<u64> {
+    match processes.is_empty() {
+        true => None,
+        false => warn(procfs::rss_sum(processes)),
+    }
 }
 
 /// The value, or `None` after printing why there is none.
@@ -644,16 +755,11 @@ fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn setup(
-    args: &Args,
-    settings: &Settings,
-    target: &Target,
-    spawned: Option<&SpawnedServer>,
-) -> Setup {
+fn setup(args: &Args, settings: &Settings, targets: &[Target], spawned: bool) -> Setup {
     let server_kind = match spawned {
-        None if args.nchan() => "nginx + nchan (external)".to_owned(),
-        None => "external".to_owned(),
-        Some(_) => {
+        false if args.nchan() => "nginx + nchan (external)".to_owned(),
+        false => "external".to_owned(),
+        true => {
             let log = args.spawn.engine.to_string();
             let cpu = args
                 .spawn
@@ -670,7 +776,11 @@ fn setup(
                 true => String::new(),
                 false => format!(", {}", args.spawn.server_args.join(" ")),
             };
-            format!("spawned, {log} log{cpu}{queue}{extra}")
+            let nodes = match args.spawn.nodes {
+                1 => String::new(),
+                n => format!("{n} nodes, "),
+            };
+            format!("spawned, {nodes}{log} log{cpu}{queue}{extra}")
         }
     };
     let pace = match settings.pace {
@@ -678,9 +788,14 @@ fn setup(
         Pace::Max { concurrency } => format!("max ({concurrency} request(s) in flight)"),
     };
     Setup {
-        target: target.http.clone(),
+        target: targets
+            .iter()
+            .map(|t| t.http.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         server_kind,
         subscribers: args.subscribers,
+        nodes: targets.len(),
         channel: settings.channel.as_str().to_owned(),
         pace,
         batch: settings.batch,

@@ -91,7 +91,24 @@ pub(super) fn parse(text: &str) -> Buckets {
     Buckets(out)
 }
 
+/// The histograms of every node added up (each node counts its own sessions' deliveries);
+/// `None` unless every node has one: a partial figure would pass for the whole.
+pub(super) async fn scrape_all(nodes: &[String]) -> Option<Buckets> {
+    let mut sum = Buckets::default();
+    for http in nodes {
+        sum.add(&scrape(http).await?);
+    }
+    Some(sum)
+}
+
 impl Buckets {
+    /// Adds another node's counts, bucket by bucket.
+    pub(super) fn add(&mut self, other: &Buckets) {
+        for (bound, n) in &other.0 {
+            *self.0.entry(*bound).or_default() += n;
+        }
+    }
+
     /// The observations made after `before`.
     pub(super) fn since(&self, before: &Buckets) -> Buckets {
         Buckets(
@@ -145,5 +162,18 @@ mod tests {
         assert_eq!(s.p50, Some(Duration::from_micros(1000)));
         assert_eq!(s.p99, Some(Duration::from_micros(5000)));
         assert_eq!(Buckets::default().summary().p50, None);
+    }
+
+    #[test]
+    fn nodes_add_up_bucket_by_bucket() {
+        let mut sum = parse(BEFORE);
+        sum.add(&parse(AFTER));
+        let s = sum.summary();
+        assert_eq!(s.count, 120);
+        assert_eq!(s.p50, Some(Duration::from_micros(1000)));
+        assert_eq!(s.p99, Some(Duration::from_micros(5000)));
+        let mut empty = Buckets::default();
+        empty.add(&parse(BEFORE));
+        assert_eq!(empty, parse(BEFORE));
     }
 }

@@ -66,6 +66,22 @@ impl CpuTimes {
     }
 }
 
+/// The CPU time of several processes added up (the nodes of a cluster).
+pub(super) fn cpu_sum(procs: &[Proc]) -> anyhow::Result<CpuTimes> {
+    procs.iter().try_fold(CpuTimes::default(), |sum, p| {
+        let t = p.cpu()?;
+        Ok(CpuTimes {
+            user: sum.user + t.user,
+            system: sum.system + t.system,
+        })
+    })
+}
+
+/// The resident memory of several processes added up.
+pub(super) fn rss_sum(procs: &[Proc]) -> anyhow::Result<u64> {
+    procs.iter().try_fold(0, |sum, p| Ok(sum + p.rss()?))
+}
+
 /// CPU time all processes of the machine spent busy (not idle, not waiting for IO), from the
 /// first line of `/proc/stat`.
 pub(super) fn machine_busy() -> anyhow::Result<Duration> {
@@ -150,6 +166,10 @@ mod tests {
     #[test]
     fn reads_our_own_process() {
         assert!(Proc::Own.rss().unwrap() > 0);
+        let own = rss_sum(&[Proc::Own]).unwrap();
+        assert!(rss_sum(&[Proc::Own, Proc::Own]).unwrap() >= own);
+        assert!(cpu_sum(&[]).unwrap().total().is_zero());
+        cpu_sum(&[Proc::Own, Proc::Own]).unwrap();
         Proc::Own.cpu().unwrap();
         machine_busy().unwrap();
     }

@@ -22,11 +22,15 @@ pub(super) struct Results {
     /// Time to the 202 of measured publishes, microseconds.
     pub(super) publish_latency: Histogram<u64>,
     pub(super) server: Option<ServerUsage>,
+    /// The engine's process (`--engine-pid`, e.g. redis-server) over the window.
+    pub(super) engine: Option<EngineUsage>,
     pub(super) generator: Usage,
     /// CPU time every process of the machine used over the window, ours included.
     pub(super) machine_busy: Option<Duration>,
     /// The server's own acceptance → socket latency over the window (its `/metrics`).
     pub(super) server_fanout: Option<super::fanout::Summary>,
+    /// With `--kill-node-after`: the subscribers of the killed node coming back on the others.
+    pub(super) failover: Option<super::failover::Summary>,
 }
 
 /// What was asked for.
@@ -35,6 +39,8 @@ pub(super) struct Setup {
     /// `spawned (embedded log, CPU 0)` or `external`.
     pub(super) server_kind: String,
     pub(super) subscribers: usize,
+    /// Server nodes the subscribers are spread over (1 unless `--nodes`).
+    pub(super) nodes: usize,
     pub(super) channel: String,
     /// `100 events/s` or `max (1 request in flight)`.
     pub(super) pace: String,
@@ -84,13 +90,21 @@ pub(super) struct Usage {
     pub(super) rss_end: Option<u64>,
 }
 
+/// The server's figures; with several nodes, summed over them.
 pub(super) struct ServerUsage {
-    pub(super) pid: u32,
+    /// One per node, node 0 first.
+    pub(super) pids: Vec<u32>,
     pub(super) usage: Usage,
     /// Before any subscriber connected.
     pub(super) rss_idle: Option<u64>,
     /// Once every subscriber was subscribed, before publishing.
     pub(super) rss_connected: Option<u64>,
+}
+
+/// A process the servers depend on, measured like them.
+pub(super) struct EngineUsage {
+    pub(super) pid: u32,
+    pub(super) usage: Usage,
 }
 
 impl Results {
@@ -118,6 +132,7 @@ impl Results {
                 "target": s.target,
                 "server": s.server_kind,
                 "subscribers": s.subscribers,
+                "nodes": s.nodes,
                 "channel": s.channel,
                 "pace": s.pace,
                 "batch": s.batch,
@@ -158,13 +173,31 @@ impl Results {
             })),
             "server": self.server.as_ref().map(|srv| {
                 let mut v = usage_json(&srv.usage, self.deliveries.measured, "cpu_us_per_delivery");
-                v["pid"] = srv.pid.into();
+                v["pid"] = srv.pids.first().copied().into();
+                v["pids"] = srv.pids.clone().into();
+                v["nodes"] = srv.pids.len().into();
                 v["rss_idle_bytes"] = srv.rss_idle.into();
                 v["rss_connected_bytes"] = srv.rss_connected.into();
                 v["rss_per_connection_bytes"] = self.rss_per_connection().map(round3).into();
                 v
             }),
+            "engine": self.engine.as_ref().map(|e| {
+                let mut v = usage_json(&e.usage, self.published.measured_events, "cpu_us_per_event");
+                v["pid"] = e.pid.into();
+                v
+            }),
             "generator": usage_json(&self.generator, self.deliveries.measured, "cpu_us_per_frame"),
+            "failover": self.failover.as_ref().map(|f| {
+                let s = |d: Option<Duration>| d.map(|d| round3(d.as_secs_f64()));
+                json!({
+                    "subscribers": f.subscribers,
+                    "resubscribed": f.resubscribed,
+                    "recovered": f.recovered,
+                    "all_resubscribed_s": s(f.all_resubscribed),
+                    "all_recovered_s": s(f.all_recovered),
+                    "p50_recovered_s": s(f.p50_recovered),
+                })
+            }),
             "other_processes_cpu_s": self.other_cpu().map(|c| round3(c.as_secs_f64())),
         })
     }
@@ -175,9 +208,13 @@ impl Results {
             Some(srv) => srv.usage.cpu?.total(),
             None => Duration::ZERO,
         };
+        let engine = match &self.engine {
+            Some(e) => e.usage.cpu?.total(),
+            None => Duration::ZERO,
+        };
         Some(
             self.machine_busy?
-                .saturating_sub(server + self.generator.cpu?.total()),
+                .saturating_sub(server + engine + self.generator.cpu?.total()),
         )
     }
 
@@ -187,8 +224,12 @@ impl Results {
         let s = &self.setup;
         let _ = writeln!(
             out,
-            "socfeed bench: {} subscribers on `{}`, {}, batches of {}, {}-byte payloads, {} measured after {} warm-up",
+            "socfeed bench: {} subscribers{} on `{}`, {}, batches of {}, {}-byte payloads, {} measured after {} warm-up",
             s.subscribers,
+            match s.nodes {
+                1 => String::new(),
+                n => format!(" over {n} nodes"),
+            },
             s.channel,
             s.pace,
             s.batch,
@@ -200,6 +241,15 @@ impl Results {
             let _ = writeln!(out, "  {name:<18} {value}");
         };
         row("server", format!("{} ({})", s.target, s.server_kind));
+        if s.nodes > 1 {
+            row(
+                "nodes",
+                format!(
+                    "{} (subscribers spread over them in turn, publishing to the first)",
+                    s.nodes
+                ),
+            );
+        }
         row("connections", self.connections_line());
         row("published", self.published_line());
         row("deliveries", self.deliveries_line());
@@ -230,11 +280,25 @@ impl Results {
                 ),
             );
         }
+        if let Some(f) = &self.failover {
+            row("failover", failover_line(f));
+        }
         if let Some(srv) = &self.server {
             row("server RSS", self.server_rss_line(srv));
+            let mut cpu = usage_line(&srv.usage, self.deliveries.measured, "delivery");
+            if srv.pids.len() > 1 {
+                let _ = write!(cpu, "; summed over {} nodes", srv.pids.len());
+            }
+            row("server CPU", cpu);
+        }
+        if let Some(e) = &self.engine {
             row(
-                "server CPU",
-                usage_line(&srv.usage, self.deliveries.measured, "delivery"),
+                "engine CPU",
+                format!(
+                    "pid {}: {}",
+                    e.pid,
+                    usage_line(&e.usage, self.published.measured_events, "event")
+                ),
             );
         }
         row(
@@ -308,7 +372,19 @@ impl Results {
     }
 
     fn server_rss_line(&self, srv: &ServerUsage) -> String {
-        let mut line = format!("pid {}: {} idle", srv.pid, mib(srv.rss_idle));
+        let pids = srv
+            .pids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut line = match srv.pids.len() {
+            1 => format!("pid {pids}: {} idle", mib(srv.rss_idle)),
+            n => format!(
+                "{n} nodes (pids {pids}), summed: {} idle",
+                mib(srv.rss_idle)
+            ),
+        };
         let _ = write!(line, ", {} connected", mib(srv.rss_connected));
         if let Some(per) = self.rss_per_connection() {
             let _ = write!(line, " ({:+.1} KiB per connection)", per / 1024.0);
@@ -316,6 +392,24 @@ impl Results {
         let _ = write!(line, ", {} at the end", mib(srv.usage.rss_end));
         line
     }
+}
+
+fn failover_line(f: &super::failover::Summary) -> String {
+    let s = |d: Option<Duration>| {
+        d.map_or("not all".to_owned(), |d| {
+            format!("{:.3} s", d.as_secs_f64())
+        })
+    };
+    format!(
+        "node 0 killed: {} of {} subscribers resubscribed (all within {}), {} received an event \
+         published after the kill (all within {}, median {})",
+        f.resubscribed,
+        f.subscribers,
+        s(f.all_resubscribed),
+        f.recovered,
+        s(f.all_recovered),
+        s(f.p50_recovered),
+    )
 }
 
 fn quantiles_json(h: &Histogram<u64>) -> Value {

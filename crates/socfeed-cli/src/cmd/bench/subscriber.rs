@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
+use super::failover::Marks;
 use super::seqset::{Insert, SeqSet};
 use super::wire;
 
@@ -38,6 +39,15 @@ pub(super) struct Plan {
     /// With GOVERN subscribers, where they read from once the AiSOC WebSocket told them the
     /// head (they resume exactly after it).
     pub(super) follow: Option<Follow>,
+    /// Where to resubscribe when the connection is lost (`--kill-node-after`).
+    pub(super) resume: Option<Resume>,
+}
+
+/// The other nodes' AiSOC WebSocket URLs (with the token), and the channel to subscribe to
+/// there with `since`.
+pub(super) struct Resume {
+    pub(super) urls: Vec<String>,
+    pub(super) channel: String,
 }
 
 /// A GOVERN feed to read instead of the AiSOC WebSocket.
@@ -55,6 +65,10 @@ struct Progress {
     last_seq: AtomicU64,
     /// Subscribed and not closed yet.
     open: AtomicBool,
+    /// Unix ns of the resubscribe ack after a lost connection; 0 for none.
+    resubscribed_ns: AtomicU64,
+    /// Unix ns of the first event published after the kill received once resubscribed; 0 for none.
+    recovered_ns: AtomicU64,
 }
 
 /// Shared by the coordinator and every subscriber.
@@ -65,6 +79,8 @@ pub(super) struct Board {
     measure_from_ns: AtomicU64,
     /// Tells every subscriber to close and report.
     stop: CancellationToken,
+    /// Unix ns at which node 0 was killed; `u64::MAX` until then.
+    killed_ns: AtomicU64,
     progress: Vec<Progress>,
 }
 
@@ -74,6 +90,7 @@ impl Board {
             settled: AtomicUsize::new(0),
             measure_from_ns: AtomicU64::new(u64::MAX),
             stop: CancellationToken::new(),
+            killed_ns: AtomicU64::new(u64::MAX),
             progress: (0..subscribers).map(|_| Progress::default()).collect(),
         })
     }
@@ -102,6 +119,23 @@ impl Board {
 
     pub(super) fn stop(&self) {
         self.stop.cancel();
+    }
+
+    /// Notes the instant node 0 is killed (events sent from then on count as after the kill).
+    pub(super) fn killed(&self, unix_ns: u64) {
+        self.killed_ns.store(unix_ns, Ordering::Relaxed);
+    }
+
+    /// Every subscriber's resubscribe and recovery times.
+    pub(super) fn failover_marks(&self) -> Vec<Marks> {
+        let mark = |a: &AtomicU64| Some(a.load(Ordering::Relaxed)).filter(|t| *t != 0);
+        self.progress
+            .iter()
+            .map(|p| Marks {
+                resubscribed: mark(&p.resubscribed_ns),
+                recovered: mark(&p.recovered_ns),
+            })
+            .collect()
     }
 }
 
@@ -142,6 +176,9 @@ pub(super) struct Stats {
     pub(super) unexpected: u64,
     pub(super) ending: Ending,
     last_seq: u64,
+    /// Once resubscribed after a lost connection: events sent at or after this (the kill) count
+    /// as its recovery. `u64::MAX` before.
+    recover_from_ns: u64,
 }
 
 /// Runs one subscriber until the board says stop or the server closes it.
@@ -212,12 +249,61 @@ pub(super) async fn run(index: usize, plan: Arc<Plan>, board: Arc<Board>) -> Out
     }
     progress.open.store(true, Ordering::Relaxed);
     board.settled.fetch_add(1, Ordering::Release);
-    stats.ending = stats.receive(&mut ws, &board, progress).await;
-    progress.open.store(false, Ordering::Relaxed);
+    loop {
+        stats.ending = stats.receive(&mut ws, &board, progress).await;
+        progress.open.store(false, Ordering::Relaxed);
+        let Some(resume) = plan
+            .resume
+            .as_ref()
+            .filter(|_| stats.ending != Ending::Stopped)
+        else {
+            break;
+        };
+        let Some(again) = resubscribe(index, resume, stats.last_seq, &board).await else {
+            break;
+        };
+        ws = again;
+        stats.recover_from_ns = board.killed_ns.load(Ordering::Relaxed);
+        progress
+            .resubscribed_ns
+            .store(wire::unix_nanos(), Ordering::Relaxed);
+        progress.open.store(true, Ordering::Relaxed);
+    }
     if stats.ending == Ending::Stopped {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
     }
     Outcome::Ran(Box::new(stats))
+}
+
+/// How long a lost subscriber keeps trying the other nodes, and how long it waits between tries.
+const RESUBSCRIBE_FOR: Duration = Duration::from_secs(30);
+const RESUBSCRIBE_PAUSE: Duration = Duration::from_millis(50);
+
+/// Subscribes again on another node (in turn from `index`) with `since` = `last_seq`, until it
+/// works, the run stops, or [`RESUBSCRIBE_FOR`]; the socket once acknowledged.
+async fn resubscribe(index: usize, resume: &Resume, last_seq: u64, board: &Board) -> Option<Ws> {
+    let subscribe =
+        serde_json::json!({"type": "subscribe", "channel": resume.channel, "since": last_seq})
+            .to_string();
+    let deadline = tokio::time::Instant::now() + RESUBSCRIBE_FOR;
+    for attempt in 0.. {
+        let url = resume
+            .urls
+            .get((index + attempt) % resume.urls.len().max(1))?;
+        let tried = tokio::time::timeout(HANDSHAKE_TIMEOUT, subscribe_at(url, &subscribe));
+        let done = tokio::select! {
+            r = tried => r.ok().and_then(Result::ok),
+            () = board.stop.cancelled() => return None,
+        };
+        if let Some((ws, _head)) = done {
+            return Some(ws);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(RESUBSCRIBE_PAUSE).await;
+    }
+    None
 }
 
 /// Opens the SSE stream resuming after `last_event_id`.
@@ -249,11 +335,16 @@ async fn ws_connect(url: &str) -> anyhow::Result<Ws> {
 
 /// Connects, subscribes and returns the socket with the head seq of the ack.
 async fn connect_and_subscribe(plan: &Plan) -> anyhow::Result<(Ws, u64)> {
-    let mut ws = ws_connect(&plan.url).await?;
-    let Some(subscribe) = &plan.subscribe else {
-        return Ok((ws, 0));
-    };
-    ws.send(Message::text(subscribe.as_str()))
+    match &plan.subscribe {
+        Some(subscribe) => subscribe_at(&plan.url, subscribe).await,
+        None => Ok((ws_connect(&plan.url).await?, 0)),
+    }
+}
+
+/// Connects to `url`, sends `subscribe` and waits for its ack: the socket and the ack's head.
+async fn subscribe_at(url: &str, subscribe: &str) -> anyhow::Result<(Ws, u64)> {
+    let mut ws = ws_connect(url).await?;
+    ws.send(Message::text(subscribe))
         .await
         .context("sending subscribe")?;
     loop {
@@ -305,6 +396,7 @@ impl Stats {
             unexpected: 0,
             ending: Ending::Stopped,
             last_seq: head,
+            recover_from_ns: u64::MAX,
         })
     }
 
@@ -391,12 +483,19 @@ impl Stats {
             self.last_seq = seq;
             progress.last_seq.store(seq, Ordering::Relaxed);
         }
-        if let Some(sent_ns) = wire::sent_at(frame)
-            && sent_ns >= measure_from_ns
-        {
+        let Some(sent_ns) = wire::sent_at(frame) else {
+            return;
+        };
+        if sent_ns >= measure_from_ns {
             let latency_us = wire::unix_nanos().saturating_sub(sent_ns) / 1_000;
             self.latency.saturating_record(latency_us);
             self.measured += 1;
+        }
+        if sent_ns >= self.recover_from_ns {
+            self.recover_from_ns = u64::MAX;
+            progress
+                .recovered_ns
+                .store(wire::unix_nanos(), Ordering::Relaxed);
         }
     }
 }

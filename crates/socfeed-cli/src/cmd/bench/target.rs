@@ -68,6 +68,16 @@ pub(super) struct SpawnArgs {
         requires = "spawn"
     )]
     pub(super) engine: Engine,
+    /// Spawned servers on the same engine and secret (more than 1 needs a redis:// --engine):
+    /// subscribers are spread over them in turn, the publisher uses the first; their CPU and
+    /// memory are reported summed.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "spawn")]
+    pub(super) nodes: usize,
+    /// SIGKILL node 0 this long after publishing starts (needs --nodes 2 or more): every
+    /// subscriber is on node 0 and resubscribes on another node with its last seq, events go to
+    /// the last node, and the report gives the time until all of them are live again.
+    #[arg(long, value_name = "DURATION", value_parser = socfeed_server::parse_duration, requires = "spawn")]
+    pub(super) kill_node_after: Option<std::time::Duration>,
     /// `--queue-len` of the spawned server (frames a session may have waiting before 4008).
     #[arg(long, value_name = "N", requires = "spawn")]
     pub(super) queue_len: Option<usize>,
