@@ -74,8 +74,9 @@ macro_rules! settings {
 }
 
 settings! {
-    /// Address to listen on [default: 0.0.0.0:8086].
-    bind: SocketAddr, "SOCFEED_BIND", from_str::<SocketAddr>;
+    /// Address to listen on, `host:port` with an IP address or a host name such as
+    /// `localhost:8086` (its first address) [default: 0.0.0.0:8086].
+    bind: SocketAddr, "SOCFEED_BIND", parse_bind;
     /// Directory of the durable log (and of the generated development key) [default: ./socfeed-data].
     data_dir: PathBuf, "SOCFEED_DATA_DIR", from_str::<PathBuf>;
     /// Where events, seqs and the live fan-out live: `embedded` (the durable log in the data
@@ -320,6 +321,25 @@ impl std::str::FromStr for IssuerJwks {
     }
 }
 
+/// `host:port`: an address, or a host name resolved to its first address.
+fn parse_bind(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("expected host:port, got {s:?}"))?;
+    port.parse::<u16>()
+        .map_err(|_| format!("the port of {s:?} is not a number from 0 to 65535"))?;
+    let mut addrs = s
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host:?}: {e}"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("{host:?} has no address"))
+}
+
 /// Parses any `FromStr` setting, with the error as text.
 fn from_str<T: std::str::FromStr>(s: &str) -> Result<T, String>
 where
@@ -399,6 +419,24 @@ mod tests {
         assert_eq!(c.max_body_size, 2 << 20);
         assert_eq!(c.retention, Duration::from_secs(86400));
         assert_eq!(c.keys.secret.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn bind_takes_addresses_and_host_names() {
+        assert_eq!(
+            parse_bind("127.0.0.1:9000"),
+            Ok("127.0.0.1:9000".parse().unwrap())
+        );
+        assert_eq!(parse_bind("[::1]:0"), Ok("[::1]:0".parse().unwrap()));
+        let local = parse_bind("localhost:8086").unwrap();
+        assert!(local.ip().is_loopback() && local.port() == 8086, "{local}");
+        assert!(parse_bind("localhost").unwrap_err().contains("host:port"));
+        assert!(parse_bind("localhost:http").unwrap_err().contains("port"));
+        assert!(
+            parse_bind("no-such-host.invalid:80")
+                .unwrap_err()
+                .contains("resolve")
+        );
     }
 
     #[test]

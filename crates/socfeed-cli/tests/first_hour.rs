@@ -73,3 +73,21 @@ fn a_bad_setting_is_named_alone() {
     );
     assert!(!stderr.contains("handshake-timeout"), "{stderr}");
 }
+
+/// `--bind` takes a host name.
+#[tokio::test]
+async fn bind_accepts_a_host_name() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = socfeed_testkit::ServerProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_socfeed")),
+        dir.path(),
+        "localhost:0",
+        &[],
+    );
+    assert!(server.addr.ip().is_loopback(), "{}", server.addr);
+    let status = reqwest::get(format!("http://{}/healthz", server.addr))
+        .await
+        .expect("healthz")
+        .status();
+    assert_eq!(status.as_u16(), 200);
+}
