@@ -12,7 +12,8 @@ use crate::settings::{self, ServeArgs};
 pub struct Args {
     #[command(flatten)]
     settings: ServeArgs,
-    /// Also publish a stream of synthetic SOC events and print a subscriber token and URL.
+    /// Also publish a stream of synthetic SOC events and print a 24-hour token for the demo
+    /// tenant (it may subscribe and publish) with the page and feed URLs.
     #[arg(long)]
     demo: bool,
     /// Tenant of the demo events.

@@ -151,23 +151,44 @@ pub(crate) fn synth(n: u64) -> (&'static str, Value) {
             "playbook.started",
             json!({"id": format!("pb_{n}"), "title": "Contain compromised host", "playbook": "isolate-host", "host": host}),
         ),
-        _ => (
-            *[
+        _ => match rng.random_range(0..4u32) {
+            0 => (
                 "playbook.completed",
+                json!({"id": format!("pb_{n}"), "title": format!("Isolate-host run for {host} finished"), "playbook": "isolate-host", "host": host}),
+            ),
+            1 => (
                 "playbook.failed",
+                json!({"id": format!("pb_{n}"), "title": format!("Isolate-host run for {host} failed"), "playbook": "isolate-host", "host": host, "error": "EDR API timed out"}),
+            ),
+            2 => (
                 "case.closed",
+                json!({"id": case_id, "title": format!("Case {case_id} closed: {tech_name} on {host} contained"), "owner": user, "resolution": "true_positive"}),
+            ),
+            _ => (
                 "investigation.completed",
-            ]
-            .choose(&mut rng)
-            .unwrap_or(&"playbook.completed"),
-            json!({"id": format!("pb_{n}"), "title": format!("Run for {host} finished"), "host": host}),
-        ),
+                json!({"id": format!("inv_{}", n / 5), "title": format!("Investigation of {alert_id} complete"), "alert_id": alert_id, "verdict": "malicious", "severity": sev}),
+            ),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn closing_events_speak_of_what_they_close() {
+        for n in 0..2000 {
+            let (ty, payload) = synth(n);
+            let title = payload["title"].as_str().unwrap_or_default();
+            match ty {
+                "case.closed" => assert!(title.starts_with("Case "), "{title}"),
+                "investigation.completed" => assert!(title.starts_with("Investigation"), "{title}"),
+                t if t.starts_with("playbook.") => assert!(payload["playbook"].is_string(), "{t}"),
+                _ => {}
+            }
+        }
+    }
 
     #[test]
     fn synthetic_events_are_valid_publish_input() {
