@@ -32,29 +32,35 @@ impl FeedRequest {
                 errors.push(format!("{e}; no replay"));
                 None
             });
-        let list = |key: &str| -> Vec<String> {
-            query
-                .get(key)
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let filters = Filters {
-            severities: list("severities"),
-            types: list("types"),
-            systems: list("systems"),
-            events: list("events"),
-        };
-        let filters = (!filters.is_empty()).then_some(filters);
+        let filters = filters(query);
         FeedRequest {
             filters,
             cursor,
             errors,
         }
     }
+}
+
+/// The GOVERN filters of a query: `severities`, `types`, `systems`, `events`, each
+/// comma-separated; `None` when none is given.
+pub(crate) fn filters(query: &HashMap<String, String>) -> Option<Filters> {
+    let list = |key: &str| -> Vec<String> {
+        query
+            .get(key)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let filters = Filters {
+        severities: list("severities"),
+        types: list("types"),
+        systems: list("systems"),
+        events: list("events"),
+    };
+    (!filters.is_empty()).then_some(filters)
 }

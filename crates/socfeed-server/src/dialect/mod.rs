@@ -9,6 +9,8 @@ pub(crate) mod aisoc;
 pub(crate) mod feed_request;
 pub(crate) mod govern;
 
+pub(crate) use self::feed_request::filters;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -46,30 +46,12 @@ impl Query {
             None | Some("") => None,
             Some(name) => Some(Channel::parse(name).map_err(|e| format!("`channel`: {e}"))?),
         };
-        let list = |key: &str| -> Vec<String> {
-            pairs
-                .get(key)
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let filters = Filters {
-            severities: list("severities"),
-            types: list("types"),
-            systems: list("systems"),
-            events: list("events"),
-        };
         Ok(Query {
             since,
             epoch: pairs.get("epoch").filter(|e| !e.is_empty()).cloned(),
             limit,
             channel: channel.filter(|c| !c.is_all()),
-            filters: (!filters.is_empty()).then_some(filters),
+            filters: crate::dialect::filters(pairs),
         })
     }
 }
