@@ -20,7 +20,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(cmd::serve::Args),
+    #[command(
+        after_help = "Log verbosity: SOCFEED_LOG_LEVEL (default info; a tracing \
+        filter such as debug or socfeed=debug,hyper=warn). Audit lines (connections, refusals) \
+        are logged at info under the target socfeed::audit."
+    )]
+    Serve(Box<cmd::serve::Args>),
     /// Mint a token for local use, with the same key settings as `serve`.
     Token(cmd::token::Args),
     /// Publish one event, or NDJSON events from stdin.
@@ -32,7 +37,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match from_env(&e) {
+            Some(message) => {
+                eprintln!("{message}");
+                return ExitCode::from(2);
+            }
+            None => e.exit(),
+        },
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SOCFEED_LOG_LEVEL")
@@ -50,7 +64,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => cmd::serve::run(args).await,
+            Command::Serve(args) => cmd::serve::run(*args).await,
             Command::Token(args) => cmd::token::run(args),
             Command::Publish(args) => cmd::publish::run(args).await,
             Command::Bench(args) => cmd::bench::run(args).await,
@@ -64,4 +78,42 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A bad value that came from an environment variable, not from the flag clap names: the same
+/// message, naming the variable. `None` for every other error.
+fn from_env(e: &clap::Error) -> Option<String> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(shown)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = shown.split_whitespace().next()?.strip_prefix("--")?;
+    let on_command_line = std::env::args()
+        .skip(1)
+        .any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    if on_command_line {
+        return None;
+    }
+    let command = Cli::command();
+    let env = command
+        .get_subcommands()
+        .flat_map(|c| c.get_arguments())
+        .filter(|a| a.get_long() == Some(long))
+        .find_map(|a| a.get_env())?
+        .to_string_lossy()
+        .into_owned();
+    std::env::var_os(&env)?;
+    let message = e.render().to_string();
+    Some(message.replacen(
+        &format!("'{shown}'"),
+        &format!("{env} (the environment variable of --{long})"),
+        1,
+    ))
 }

@@ -91,3 +91,58 @@ async fn bind_accepts_a_host_name() {
         .status();
     assert_eq!(status.as_u16(), 200);
 }
+
+/// `token --help` lists what minting reads, not the server's thirty settings.
+#[test]
+fn token_help_shows_only_what_minting_uses() {
+    let (code, help, _) = socfeed(&["token", "--help"]);
+    assert_eq!(code, 0);
+    for wanted in [
+        "--tenant",
+        "--roles",
+        "--ttl",
+        "--jwt-secret",
+        "--data-dir",
+        "--config",
+        "--jwt-private-key",
+    ] {
+        assert!(help.contains(wanted), "{wanted} missing:\n{help}");
+    }
+    for unwanted in [
+        "--max-frame-size",
+        "--engine",
+        "--heartbeat-interval",
+        "--bind",
+    ] {
+        assert!(!help.contains(unwanted), "{unwanted} listed:\n{help}");
+    }
+}
+
+/// `serve --help` names the log verbosity variable.
+#[test]
+fn serve_help_names_the_log_level_variable() {
+    let (code, help, _) = socfeed(&["serve", "--help"]);
+    assert_eq!(code, 0);
+    assert!(help.contains("SOCFEED_LOG_LEVEL"), "{help}");
+}
+
+/// A bad value from an environment variable is reported under the variable's name.
+#[test]
+fn a_bad_env_value_names_the_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_socfeed"))
+        .args(["serve"])
+        .env("SOCFEED_HEARTBEAT_INTERVAL", "soon")
+        .output()
+        .expect("socfeed runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("SOCFEED_HEARTBEAT_INTERVAL"), "{stderr}");
+    assert!(stderr.contains("soon"), "{stderr}");
+    let flag = Command::new(env!("CARGO_BIN_EXE_socfeed"))
+        .args(["serve", "--heartbeat-interval", "soon"])
+        .output()
+        .expect("socfeed runs");
+    let stderr = String::from_utf8_lossy(&flag.stderr);
+    assert!(stderr.contains("--heartbeat-interval"), "{stderr}");
+    assert!(!stderr.contains("SOCFEED_HEARTBEAT_INTERVAL ("), "{stderr}");
+}

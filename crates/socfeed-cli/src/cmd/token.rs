@@ -32,7 +32,43 @@ pub struct Args {
     #[arg(long)]
     kid: Option<String>,
     #[command(flatten)]
-    settings: ServeArgs,
+    keys: KeyArgs,
+}
+
+/// The settings minting reads: where the server's key is (the same flags, env vars and TOML
+/// keys as `serve`), and the claims the server requires.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct KeyArgs {
+    /// TOML file of the server's settings (only its key settings are used here).
+    #[arg(long, env = "SOCFEED_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The server's data directory, whose `dev-jwt-secret` signs when no key is given
+    /// [default: ./socfeed-data].
+    #[arg(long, env = "SOCFEED_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// HS256 shared secret (the server's `--jwt-secret`).
+    #[arg(long, env = "SOCFEED_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// `iss` claim to put in the token (the server's `--jwt-issuer`).
+    #[arg(long, env = "SOCFEED_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// `aud` claim to put in the token (the server's `--jwt-audience`).
+    #[arg(long, env = "SOCFEED_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
+}
+
+impl KeyArgs {
+    /// As the server's settings, the rest left to the file or the defaults.
+    fn into_serve_args(self) -> ServeArgs {
+        ServeArgs {
+            config: self.config,
+            data_dir: self.data_dir,
+            jwt_secret: self.jwt_secret,
+            jwt_issuer: self.jwt_issuer,
+            jwt_audience: self.jwt_audience,
+            ..ServeArgs::default()
+        }
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -52,7 +88,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(_) => settings::DevKey::Unused,
         None => settings::DevKey::MustExist,
     };
-    let config = settings::resolve_with(args.settings, dev).context("resolving settings")?;
+    let config =
+        settings::resolve_with(args.keys.into_serve_args(), dev).context("resolving settings")?;
     claims.iss = config.keys.issuer.clone();
     claims.aud = config.keys.audience.clone().map(serde_json::Value::String);
     let minter = match &args.jwt_private_key {
