@@ -39,7 +39,16 @@ pub(crate) async fn page(
                 epoch: query.epoch.clone(),
             };
             let plan = session::plan(log, tenant, &head, &cursor, socfeed_log::now_ms()).await?;
-            let events = forward(log, tenant, query, plan.after, plan.upto, &keep).await?;
+            let events = forward(
+                log,
+                tenant,
+                query,
+                plan.after,
+                plan.upto,
+                query.limit,
+                &keep,
+            )
+            .await?;
             (events, plan.truncated)
         }
         None => (latest(log, tenant, query, &head, &keep).await?, false),
@@ -51,17 +60,18 @@ pub(crate) async fn page(
     })
 }
 
-/// The first `query.limit` kept events of `(after, upto]`, ascending.
+/// The first `limit` kept events of `(after, upto]` (of `query.channel`), ascending.
 async fn forward(
     log: &SharedLog,
     tenant: &TenantId,
     query: &Query,
     mut after: Seq,
     upto: Seq,
+    limit: usize,
     keep: &impl Fn(&Event) -> bool,
 ) -> Result<Vec<Event>, LogError> {
     let mut out = Vec::new();
-    while after < upto && out.len() < query.limit {
+    while after < upto && out.len() < limit {
         let batch = log
             .read(tenant, after, upto, query.channel.as_ref(), READ_BATCH)
             .await?;
@@ -72,7 +82,7 @@ async fn forward(
             break;
         }
     }
-    out.truncate(query.limit);
+    out.truncate(limit);
     Ok(out)
 }
 
@@ -93,11 +103,7 @@ async fn latest(
     let mut kept = 0;
     while upto > floor && kept < query.limit {
         let after = upto.saturating_sub(width).max(floor);
-        let unlimited = Query {
-            limit: usize::MAX,
-            ..query.clone()
-        };
-        let window = forward(log, tenant, &unlimited, after, upto, keep).await?;
+        let window = forward(log, tenant, query, after, upto, usize::MAX, keep).await?;
         kept += window.len();
         windows.push(window);
         upto = after;
